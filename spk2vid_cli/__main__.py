@@ -1,0 +1,3 @@
+from spk2vid_cli.cli import main
+
+main()
