@@ -1,0 +1,64 @@
+"""The `spk2vid` command line: a thin typer layer over the Python API.
+
+Each command lives in `spk2vid_cli/commands/<name>.py`; this file only assembles them and turns
+errors into one-line messages and meaningful exit codes (see `errors.py`).
+"""
+
+import sys
+
+import click
+import typer
+
+from spk2vid_cli import __version__
+from spk2vid_cli.errors import EXIT_INTERRUPTED, Spk2VidError
+
+app = typer.Typer(
+    name="spk2vid",
+    help="Turn spike-camera recordings (.dat, .npy, .npz) into high-resolution video.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"spk2vid {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Turn spike-camera recordings (.dat, .npy, .npz) into high-resolution video."""
+
+
+def _register() -> None:
+    from spk2vid_cli.commands import convert, evaluate, info, simulate, train
+
+    app.command("info")(info.info)
+    app.command("convert")(convert.convert)
+    app.command("simulate")(simulate.simulate)
+    app.command("train")(train.train)
+    app.command("eval")(evaluate.evaluate)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script: run a command, exit with its code."""
+    _register()
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except Spk2VidError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        print("error: interrupted; no partial output was left behind", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,290 @@
+"""Reading and writing spike streams: bit-packed `.dat`, raw 416-bit camera dumps, `.npy`/`.npz`.
+
+`open_recording` returns a `SpikeRecording` whose `frames(start, stop)` unpacks only the frames
+asked for, as upright `(n, H, W)` uint8 0/1 arrays. Packed files are read with positional reads
+(`os.pread`) rather than a memory map: pages a map has touched count toward the process's resident
+memory and would grow with stream length, whereas reads keep memory flat and are just as fast.
+
+`.dat` layout (see shared FORMATS.md): headerless, frames of ceil(H*W/8) bytes back to back, pixels
+row-major, least significant bit first, rows stored bottom-up (flipped on read unless `flip=False`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from spk2vid_cli.errors import InputError
+
+DEFAULT_HEIGHT, DEFAULT_WIDTH = 250, 400
+RAW416_ROW_BITS = 416
+LAYOUTS = ("auto", "dat", "raw416", "array")
+AXES = ("thw", "hwt")
+# Sensor sizes seen in public data, used to guess the axis order of arrays.
+KNOWN_SENSORS = {(250, 400), (400, 250), (250, 250), (1000, 1000), (1080, 1920)}
+# Leading bytes of common non-spike files, so a mis-named file gets a clear error.
+FOREIGN_MAGIC = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"PK\x03\x04": "a zip archive",
+    b"\x93NUMPY": "a .npy array (rename it to .npy)",
+    b"%PDF": "a PDF document",
+    b"RIFF": "a RIFF (AVI/WAV) file",
+    b"II*\x00": "a TIFF image",
+    b"MM\x00*": "a TIFF image",
+}
+
+
+@dataclass
+class SpikeRecording:
+    """An opened spike stream. Use `frames(start, stop)`; close with `close()` or `with`."""
+
+    path: Path
+    layout: str
+    height: int
+    width: int
+    num_frames: int
+    resolution_source: str
+    flip: bool
+    file_size: int
+    leftover_bytes: int = 0
+    warnings: list[str] = field(default_factory=list)
+    _read: Callable[[int, int], np.ndarray] = field(default=None, repr=False)
+    _close: Callable[[], None] = field(default=lambda: None, repr=False)
+
+    def frames(self, start: int, stop: int) -> np.ndarray:
+        """Spike frames `start..stop-1` as an upright `(n, H, W)` uint8 array of 0/1."""
+        if not 0 <= start <= stop <= self.num_frames:
+            raise IndexError(f"frames {start}..{stop} outside 0..{self.num_frames}")
+        out = self._read(start, stop)
+        return out[:, ::-1] if self.flip else out
+
+    def close(self) -> None:
+        self._close()
+
+    def __enter__(self) -> SpikeRecording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_config(directory: Path) -> dict:
+    """The `config.yaml` (flat `key: value` lines) or `config.json` beside a recording, or {}."""
+    yaml_path, json_path = directory / "config.yaml", directory / "config.json"
+    if yaml_path.is_file():
+        config = {}
+        for line in yaml_path.read_text(errors="replace").splitlines():
+            key, sep, value = line.split("#", 1)[0].partition(":")
+            if sep and key.strip():
+                config[key.strip()] = _parse_scalar(value.strip())
+        return config
+    if json_path.is_file():
+        try:
+            return json.loads(json_path.read_text())
+        except json.JSONDecodeError as err:
+            raise InputError(f"{json_path}: not valid JSON ({err}); fix or remove it") from None
+    return {}
+
+
+def _parse_scalar(text: str) -> int | float | str:
+    text = text.strip("'\"")
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def write_config(directory: Path, height: int, width: int, **extra: object) -> Path:
+    """Write `config.yaml` with `spike_h`/`spike_w` (and any extra keys) into `directory`."""
+    lines = [f"spike_h: {height}", f"spike_w: {width}"] + [f"{k}: {v}" for k, v in extra.items()]
+    path = Path(directory) / "config.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def pack_frames(frames: np.ndarray, flip: bool = True) -> bytes:
+    """Pack upright `(T, H, W)` 0/1 frames into `.dat` bytes (LSB first, bottom-up if `flip`)."""
+    frames = np.asarray(frames, dtype=np.uint8)
+    if flip:
+        frames = frames[:, ::-1]
+    flat = frames.reshape(frames.shape[0], -1)
+    return np.packbits(flat, axis=1, bitorder="little").tobytes()
+
+
+def unpack_frames(data: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Unpack `(n, frame_bytes)` `.dat` bytes into `(n, H, W)` 0/1 frames in storage row order."""
+    bits = np.unpackbits(data, axis=1, count=height * width, bitorder="little")
+    return bits.reshape(-1, height, width)
+
+
+def write_dat(path: Path, chunks: Iterable[np.ndarray], flip: bool = True) -> int:
+    """Write chunks of upright `(T, H, W)` frames to a `.dat` file; returns the frame count."""
+    count = 0
+    with open(path, "wb") as f:
+        for chunk in chunks:
+            f.write(pack_frames(chunk, flip))
+            count += len(chunk)
+    return count
+
+
+def open_recording(
+    path: str | Path,
+    *,
+    height: int | None = None,
+    width: int | None = None,
+    layout: str = "auto",
+    flip: bool | None = None,
+    axes: str | None = None,
+    allow_truncated: bool = False,
+) -> SpikeRecording:
+    """Open a spike recording for streamed reading.
+
+    `layout` is "dat", "raw416" (400-wide camera dumps with 416-bit rows), "array" (.npy/.npz) or
+    "auto" (by suffix). `flip=None` takes the format's convention: `.dat`/raw flip (rows stored
+    bottom-up), arrays do not. Resolution of packed files comes from `height`/`width`, else a
+    config file beside the recording, else 250x400. Raises `InputError` with a one-line fix.
+    """
+    path = Path(path)
+    if layout not in LAYOUTS:
+        raise InputError(f"{path}: unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
+    if axes is not None and axes not in AXES:
+        raise InputError(f"{path}: unknown --axes {axes!r}; use thw or hwt")
+    if (height is None) != (width is None):
+        raise InputError(f"{path}: give both --height and --width, or neither")
+    if not path.exists():
+        raise InputError(f"{path}: no such file; check the path")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file; pass a spike recording (.dat, .npy, .npz)")
+    if layout == "auto":
+        layout = "array" if path.suffix.lower() in (".npy", ".npz") else "dat"
+    try:
+        if layout == "array":
+            return _open_array(path, height, width, bool(flip), axes)
+        return _open_packed(path, layout, height, width, True if flip is None else flip, allow_truncated)
+    except PermissionError:
+        raise InputError(f"{path}: permission denied; check the file's read permission") from None
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: cannot read ({err}); is it a spike recording?") from None
+
+
+def _resolution(path: Path, height: int | None, width: int | None) -> tuple[int, int, str]:
+    if height is not None:
+        if height <= 0 or width <= 0:
+            raise InputError(f"{path}: --height/--width must be positive, got {height}x{width}")
+        return height, width, "command line"
+    config = read_config(path.parent)
+    if "spike_h" in config or "spike_w" in config:
+        try:
+            h, w = int(config["spike_h"]), int(config["spike_w"])
+        except (KeyError, ValueError, TypeError):
+            raise InputError(f"{path.parent}: config needs integer spike_h and spike_w") from None
+        return h, w, f"config file in {path.parent}"
+    return DEFAULT_HEIGHT, DEFAULT_WIDTH, "default (no config file; pass --height/--width)"
+
+
+def _sniff_foreign(path: Path, fd: int) -> None:
+    head = os.pread(fd, 8, 0)
+    for magic, what in FOREIGN_MAGIC.items():
+        if head.startswith(magic):
+            raise InputError(f"{path}: this is {what}, not a spike stream")
+    if head[4:8] == b"ftyp":
+        raise InputError(f"{path}: this is an MP4/MOV video, not a spike stream")
+
+
+def _open_packed(
+    path: Path, layout: str, height: int | None, width: int | None, flip: bool, allow_truncated: bool
+) -> SpikeRecording:
+    if layout == "raw416":
+        height, width = (height, width) if height is not None else (DEFAULT_HEIGHT, DEFAULT_WIDTH)
+        source = "command line" if height != DEFAULT_HEIGHT or width != DEFAULT_WIDTH else "raw416 default"
+        if width > RAW416_ROW_BITS:
+            raise InputError(f"{path}: raw416 rows hold at most 416 pixels, got --width {width}")
+        frame_bytes = height * RAW416_ROW_BITS // 8
+    else:
+        height, width, source = _resolution(path, height, width)
+        frame_bytes = -(-height * width // 8)
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(f"{path}: empty file (0 bytes); nothing to read")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _sniff_foreign(path, fd)
+        frames, leftover = divmod(size, frame_bytes)
+        warnings = []
+        if leftover:
+            detail = (f"{size} bytes is not a whole number of {frame_bytes}-byte {height}x{width} frames "
+                      f"({leftover} bytes left over)")
+            if not allow_truncated or frames == 0:
+                raise InputError(f"{path}: {detail}; check --height/--width or pass --allow-truncated")
+            warnings.append(f"{path}: {detail}; dropped the partial last frame")
+    except BaseException:
+        os.close(fd)
+        raise
+
+    def read(start: int, stop: int) -> np.ndarray:
+        data = os.pread(fd, (stop - start) * frame_bytes, start * frame_bytes)
+        raw = np.frombuffer(data, dtype=np.uint8).reshape(stop - start, frame_bytes)
+        if layout == "raw416":
+            return unpack_frames(raw, height, RAW416_ROW_BITS)[:, :, :width]
+        return unpack_frames(raw, height, width)
+
+    return SpikeRecording(path, layout, height, width, frames, source, flip, size, leftover,
+                          warnings, read, lambda: os.close(fd))
+
+
+def _open_array(path: Path, height: int | None, width: int | None, flip: bool, axes: str | None) -> SpikeRecording:
+    if path.suffix.lower() == ".npz":
+        # Members of a zip archive cannot be memory-mapped: the chosen array is loaded whole.
+        with np.load(path, allow_pickle=False) as archive:
+            arr = archive[_pick_npz_key(path, archive.files)]
+    else:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    if arr.ndim != 3:
+        raise InputError(f"{path}: expected a 3-D spike array (T,H,W) or (H,W,T), got shape {arr.shape}")
+    if arr.dtype.kind not in "biu":
+        raise InputError(f"{path}: spike arrays hold 0/1 integers or booleans, got dtype {arr.dtype}")
+    axes, how = _guess_axes(arr.shape, height, width, axes)
+    sample = arr[..., :64] if axes == "hwt" else arr[:64]
+    if sample.size and int(sample.max()) > 1:
+        raise InputError(f"{path}: values above 1; a spike array holds only 0 and 1")
+    num_frames = arr.shape[2] if axes == "hwt" else arr.shape[0]
+    h, w = (arr.shape[0], arr.shape[1]) if axes == "hwt" else (arr.shape[1], arr.shape[2])
+
+    def read(start: int, stop: int) -> np.ndarray:
+        if axes == "hwt":
+            return np.ascontiguousarray(np.moveaxis(arr[:, :, start:stop], 2, 0), dtype=np.uint8)
+        return np.asarray(arr[start:stop], dtype=np.uint8)
+
+    return SpikeRecording(path, "array", h, w, num_frames, f"array shape {arr.shape}, axes {axes} ({how})",
+                          flip, path.stat().st_size, _read=read)
+
+
+def _pick_npz_key(path: Path, keys: list[str]) -> str:
+    if len(keys) == 1:
+        return keys[0]
+    for key in ("spk", "spike", "spikes", "arr_0"):
+        if key in keys:
+            return key
+    raise InputError(f"{path}: cannot tell which array holds the spikes among {keys}; save it alone")
+
+
+def _guess_axes(shape: tuple[int, ...], height: int | None, width: int | None, axes: str | None) -> tuple[str, str]:
+    if axes:
+        return axes, "--axes"
+    if height is not None:
+        if shape[1:] == (height, width):
+            return "thw", "matched --height/--width"
+        if shape[:2] == (height, width):
+            return "hwt", "matched --height/--width"
+    if shape[:2] in KNOWN_SENSORS and shape[1:] not in KNOWN_SENSORS:
+        return "hwt", "guessed from a known sensor size; pass --axes to override"
+    return "thw", "guessed; pass --axes hwt if time is the last axis"

@@ -1,0 +1,160 @@
+"""Spike I/O: bit order, flip, round trips, every layout, resolution sources, block windows."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spk2vid_cli.errors import InputError
+from spk2vid_cli.spikes import open_recording, pack_frames, write_config, write_dat
+from spk2vid_cli.windows import block_centres, iter_blocks
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
+
+
+def random_frames(t: int, h: int, w: int, seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).random((t, h, w)) < 0.3).astype(np.uint8)
+
+
+def test_lsb_first_and_bottom_up_by_hand(tmp_path):
+    # A 2x8 frame stored bottom-up: byte 0 is the bottom row, byte 1 the top row.
+    # Bottom row has only pixel 0 set (bit 0 -> 0x01); top row only pixel 7 (bit 7 -> 0x80).
+    path = tmp_path / "hand.dat"
+    path.write_bytes(bytes([0x01, 0x80]))
+    with open_recording(path, height=2, width=8) as rec:
+        frame = rec.frames(0, 1)[0]
+    expected = np.zeros((2, 8), np.uint8)
+    expected[1, 0] = 1  # bottom row, leftmost pixel
+    expected[0, 7] = 1  # top row, rightmost pixel
+    np.testing.assert_array_equal(frame, expected)
+    with open_recording(path, height=2, width=8, flip=False) as rec:
+        np.testing.assert_array_equal(rec.frames(0, 1)[0], expected[::-1])
+
+
+def test_pack_matches_hand_bytes():
+    frame = np.zeros((1, 2, 8), np.uint8)
+    frame[0, 1, 0] = 1
+    frame[0, 0, 7] = 1
+    assert pack_frames(frame) == bytes([0x01, 0x80])
+    assert pack_frames(frame, flip=False) == bytes([0x80, 0x01])
+
+
+@pytest.mark.parametrize("shape", [(7, 250, 400), (5, 13, 11), (3, 1, 8)])
+def test_write_read_round_trip_is_bit_exact(tmp_path, shape):
+    frames = random_frames(*shape)
+    path = tmp_path / "rt.dat"
+    assert write_dat(path, [frames[:2], frames[2:]]) == shape[0]
+    assert path.stat().st_size == shape[0] * -(-shape[1] * shape[2] // 8)  # pad only when needed
+    with open_recording(path, height=shape[1], width=shape[2]) as rec:
+        assert rec.num_frames == shape[0]
+        np.testing.assert_array_equal(rec.frames(0, shape[0]), frames)
+        np.testing.assert_array_equal(rec.frames(1, 3), frames[1:3])
+
+
+def test_resolution_from_config_then_default(tmp_path):
+    frames = random_frames(4, 16, 24)
+    write_dat(tmp_path / "a.dat", [frames])
+    write_config(tmp_path, 16, 24)
+    with open_recording(tmp_path / "a.dat") as rec:
+        assert (rec.height, rec.width) == (16, 24)
+        assert "config" in rec.resolution_source
+        np.testing.assert_array_equal(rec.frames(0, 4), frames)
+    (tmp_path / "config.yaml").unlink()
+    (tmp_path / "b.dat").write_bytes(bytes(250 * 400 // 8 * 3))
+    with open_recording(tmp_path / "b.dat") as rec:
+        assert (rec.height, rec.width, rec.num_frames) == (250, 400, 3)
+        assert rec.resolution_source.startswith("default")
+
+
+def test_truncated_file_errors_or_drops_with_warning(tmp_path):
+    path = tmp_path / "t.dat"
+    path.write_bytes(bytes(2 * 12 + 5))  # two 8x12 frames plus 5 bytes
+    with pytest.raises(InputError) as err:
+        open_recording(path, height=8, width=12)
+    message = str(err.value)
+    assert "29 bytes" in message and "12-byte" in message and "5 bytes left over" in message
+    assert "\n" not in message
+    with open_recording(path, height=8, width=12, allow_truncated=True) as rec:
+        assert rec.num_frames == 2 and rec.leftover_bytes == 5
+        assert rec.warnings and "dropped" in rec.warnings[0]
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [(b"", "empty"), (b"\x89PNG\r\n\x1a\n" + bytes(92), "PNG"), (b"PK\x03\x04" + bytes(96), "zip")],
+)
+def test_bad_files_get_one_line_errors(tmp_path, content, fragment):
+    path = tmp_path / "bad.dat"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=fragment) as err:
+        open_recording(path, height=10, width=10)
+    assert str(path) in str(err.value)
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        open_recording(tmp_path / "nope.dat")
+    with pytest.raises(InputError, match="not a regular file"):
+        open_recording(tmp_path)
+
+
+def test_raw416_drops_padding_columns(tmp_path):
+    frames = random_frames(3, 4, 400)
+    padded = np.concatenate([frames, np.ones((3, 4, 16), np.uint8)], axis=2)  # padding set to 1
+    path = tmp_path / "raw.bin"
+    path.write_bytes(pack_frames(padded))
+    with open_recording(path, layout="raw416", height=4, width=400) as rec:
+        assert rec.frames(0, 3).shape == (3, 4, 400)
+        np.testing.assert_array_equal(rec.frames(0, 3), frames)
+
+
+def test_arrays_in_both_axis_orders(tmp_path):
+    frames = random_frames(6, 5, 7)
+    np.save(tmp_path / "thw.npy", frames)
+    np.savez(tmp_path / "hwt.npz", spk=np.moveaxis(frames, 0, 2))
+    with open_recording(tmp_path / "thw.npy", axes="thw") as rec:
+        np.testing.assert_array_equal(rec.frames(0, 6), frames)
+    with open_recording(tmp_path / "hwt.npz", axes="hwt") as rec:
+        assert (rec.num_frames, rec.height, rec.width) == (6, 5, 7)
+        np.testing.assert_array_equal(rec.frames(2, 5), frames[2:5])
+
+
+def test_array_rejects_non_spike_values_and_pickles(tmp_path):
+    np.save(tmp_path / "grey.npy", np.full((4, 4, 4), 200, np.uint8))
+    with pytest.raises(InputError, match="only 0 and 1"):
+        open_recording(tmp_path / "grey.npy")
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(InputError):
+        open_recording(tmp_path / "obj.npy")
+
+
+def test_real_recordings_shapes_and_axis_guess():
+    with open_recording(REAL / "Evin-X_SpikingSIM" / "real_spike.npz") as rec:
+        assert (rec.num_frames, rec.height, rec.width) == (500, 250, 400)
+        assert "hwt" in rec.resolution_source
+        assert rec.frames(0, 500).mean() == pytest.approx(0.220, abs=0.001)
+    with open_recording(REAL / "chenkang455_Spike-Zoo" / "uhsr.npz") as rec:
+        assert (rec.num_frames, rec.height, rec.width) == (200, 250, 250)
+        assert rec.frames(0, 200).mean() == pytest.approx(0.031, abs=0.001)
+
+
+def test_block_centres_follow_the_paper():
+    centres = block_centres(461, window=21, stride=10)
+    assert centres[0] == 10 and centres[-1] == 450 and len(centres) == 45
+    assert list(block_centres(100, 21, 10, start=30, end=71)) == [40, 50, 60]
+    with pytest.raises(InputError):
+        block_centres(100, window=20)
+
+
+def test_iter_blocks_match_direct_slices(tmp_path):
+    frames = random_frames(60, 6, 8, seed=3)
+    write_dat(tmp_path / "s.dat", [frames])
+    with open_recording(tmp_path / "s.dat", height=6, width=8) as rec:
+        for window, stride in [(21, 10), (5, 7), (3, 1)]:
+            blocks = list(iter_blocks(rec, window, stride, start=2))
+            assert [b.index for b in blocks] == list(range(len(blocks)))
+            for block in blocks:
+                half = window // 2
+                np.testing.assert_array_equal(block.frames, frames[block.centre - half:block.centre + half + 1])
+        with pytest.raises(InputError, match="fewer than one block"):
+            list(iter_blocks(rec, window=61))
