@@ -6,8 +6,8 @@ errors into one-line messages and meaningful exit codes (see `errors.py`).
 
 import sys
 
-import click
 import typer
+from typer.exceptions import TyperException
 
 from spk2vid_cli import __version__
 from spk2vid_cli.errors import EXIT_INTERRUPTED, Spk2VidError
@@ -53,12 +53,12 @@ def main(argv: list[str] | None = None) -> None:
     except Spk2VidError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         print("error: interrupted; no partial output was left behind", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
-    except click.ClickException as err:
-        err.show()
+    except typer.Exit as err:
         sys.exit(err.exit_code)
-    except click.exceptions.Exit as err:
+    except TyperException as err:  # usage errors: typer prints them with a hint
+        err.show()
         sys.exit(err.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
