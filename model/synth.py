@@ -1,0 +1,334 @@
+"""On-the-fly training streams: moving scenes -> LR spike blocks + HR ground truth (torch, CPU or GPU).
+
+Built only on the simulator of `spk2vid simulate` (`spk2vid_cli/simulate.py`): one implementation.
+
+A `StreamBatch` runs B independent, endless streams; `next_segment(S)` returns the next S blocks of
+every stream, so consecutive segments are contiguous pieces of one long stream (camera motion,
+sensor charge and per-pixel thresholds carry over). Each stream is, drawn when it starts:
+
+- a still image (random flip / 90-degree rotation) seen by a camera with smooth random motion:
+  sub-pixel translation from still up to MAX_SPEED LR pixels per block, rotation and zoom (their
+  rates up to half of that at the view's edge). With motion="auto", FOREGROUND_SHARE of the still
+  streams also carry a foreground patch (a crop of another image) moving and turning on its own
+  over the background, for occlusions;
+- or, for CLIP_SHARE of the streams when the pool has clips, a fixed crop of a real clip shot,
+  linearly blended to CLIP_SUBFRAMES spike frames per source frame and played back and forth.
+
+Motion is chained from `smooth_camera_path` legs of LEG_FRAMES frames; every pose component bounces
+off its limit (a triangle wave), so the view stays inside its source for ever. HR frames of
+(scale*lr_size)^2 are rendered chunk by chunk (memory constant in stream length), area-downscaled to
+the LR sensor and fired by `integrate_and_fire`; sensor parameters are drawn from `SensorRanges`.
+
+Block i of a stream spans spike frames [i*stride, i*stride + window) and is centred at
+t_i = window//2 + i*stride. Its ground truth is the HR frame at t_i times the stream's rate
+(firing-rate units, what the network outputs); `lr_clean` is the same frame area-downscaled.
+Everything random comes from the given generator: the same seed gives the same streams, however
+they are cut into segments.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import torch
+from torch import Tensor
+
+from model.sources import SourcePool
+from spk2vid_cli.errors import InputError
+from spk2vid_cli.simulate import (area_downscale, integrate_and_fire, pixel_thresholds, smooth_camera_path, view_thetas,
+                                  warp_frames)
+
+MOTIONS = ("auto", "none")
+MAX_SPEED = 2.0                  # LR pixels per block, largest camera / foreground speed
+MAX_TURN = 0.25                  # radians, camera rotation bounces off +-MAX_TURN
+MAX_LOG_ZOOM = 0.25              # camera zoom bounces off exp(+-MAX_LOG_ZOOM)
+LEG_FRAMES = 500                 # spike frames per `smooth_camera_path` leg
+CLIP_SHARE = 0.3                 # share of clip streams, when the pool has both kinds
+CLIP_SUBFRAMES = (5.0, 20.0)     # spike frames per clip frame
+FOREGROUND_SHARE = 0.5           # share of still streams with a moving foreground patch
+FOREGROUND_SIDE = (0.25, 0.6)    # patch height and width, fractions of the view side
+CHUNK_PIXELS = 2**24             # HR pixels rendered at once (all streams together)
+# A camera that may turn and zoom needs a source this many view sides wide (the rotated, zoomed view's extent).
+ROTATION_ROOM = math.exp(MAX_LOG_ZOOM) * (math.cos(MAX_TURN) + math.sin(MAX_TURN))
+
+
+@dataclass(frozen=True)
+class SensorRanges:
+    """Uniform ranges of the simulated sensor: rate, threshold spread and threshold std per stream,
+    dark current and charge noise per `StreamBatch` (the simulator takes them as scalars)."""
+
+    rate: tuple[float, float] = (0.1, 1.0)            # expected spikes per frame at intensity 1
+    threshold_std: tuple[float, float] = (0.0, 0.04)  # per-pixel threshold variation (fixed pattern)
+    dark_current: tuple[float, float] = (0.0, 0.003)  # charge per frame with no light
+    noise_std: tuple[float, float] = (0.0, 0.03)      # Gaussian charge noise per frame
+
+
+@dataclass
+class Segment:
+    """S consecutive blocks of B streams.
+
+    blocks: (B, S, window, h, w) float32 0/1 spikes; gt: (B, S, 1, r*h, r*w) HR intensity x rate at
+    the block centres; lr_clean: (B, S, 1, h, w) the same, area-downscaled; rate: (B,);
+    first_block: index in the stream of the first block.
+    """
+
+    blocks: Tensor
+    gt: Tensor
+    lr_clean: Tensor
+    rate: Tensor
+    first_block: int
+
+    def to(self, device: torch.device | str) -> Segment:
+        return replace(self, blocks=self.blocks.to(device), gt=self.gt.to(device),
+                       lr_clean=self.lr_clean.to(device), rate=self.rate.to(device))
+
+
+def fold(x: Tensor, limit: Tensor) -> Tensor:
+    """Triangle wave: x bounces between -limit and +limit (0 where the limit is 0)."""
+    period = 4 * limit.clamp_min(1e-12)
+    folded = limit - (torch.remainder(x + limit, period) - 2 * limit).abs()
+    return torch.where(limit > 0, folded, torch.zeros_like(x))
+
+
+def pose_parameters(path: Tensor) -> Tensor:
+    """(T, 2, 3) similarity matrices of a smooth path -> (T, 4) poses (x, y, angle, log zoom).
+
+    The angle is unwrapped (it may pass +-pi), assuming less than pi of rotation between frames.
+    """
+    scale_cos, scale_sin = path[:, 0, 0], path[:, 1, 0]
+    angle = torch.atan2(scale_sin, scale_cos)
+    turns = torch.remainder(angle.diff() + math.pi, 2 * math.pi) - math.pi
+    angle = torch.cat([angle[:1], angle[0] + torch.cumsum(turns, 0)])
+    return torch.stack([path[:, 0, 2], path[:, 1, 2], angle, torch.log(torch.hypot(scale_cos, scale_sin))], dim=1)
+
+
+def pose_matrices(poses: Tensor) -> Tensor:
+    """(T, 4) poses -> (T, 2, 3) matrices, the convention of `smooth_camera_path`."""
+    x, y, angle, log_zoom = poses.unbind(1)
+    scale = torch.exp(log_zoom)
+    cos, sin = scale * torch.cos(angle), scale * torch.sin(angle)
+    return torch.stack([torch.stack([cos, -sin, x], 1), torch.stack([sin, cos, y], 1)], 1)
+
+
+class Trajectory:
+    """Endless smooth random motion of one view, in the view units of `smooth_camera_path`.
+
+    Legs of LEG_FRAMES frames are chained end to start; each pose component (x, y, angle, log zoom)
+    is folded into [-limit, +limit]. `speed` is the largest translation per frame; turning and
+    zooming rates go up to half of it.
+    """
+
+    def __init__(self, limits: Tensor, speed: float, generator: torch.Generator):
+        self.limits, self.speed, self.generator = limits, speed, generator
+        self._poses = ((torch.rand(4, generator=generator, device=limits.device) * 2 - 1) * limits)[None]
+
+    def take(self, count: int) -> Tensor:
+        """Path matrices (count, 2, 3) of the next `count` frames."""
+        while len(self._poses) <= count:
+            leg = smooth_camera_path(LEG_FRAMES + 1, max_shift=self.speed, max_rotation=self.speed / 2,
+                                     max_zoom=self.speed / 2, generator=self.generator, device=self.limits.device)
+            self._poses = torch.cat([self._poses[:-1], self._poses[-1] + pose_parameters(leg)])
+        poses, self._poses = self._poses[:count], self._poses[count:]
+        return pose_matrices(fold(poses, self.limits))
+
+
+def augment(frames: Tensor, code: int) -> Tensor:
+    """One of the 8 flips / 90-degree rotations (code 0..7) of the last two dimensions."""
+    frames = frames.flip(-1) if code & 4 else frames
+    return torch.rot90(frames, code & 3, dims=(-2, -1))
+
+
+class StillScene:
+    """A still image under a moving camera, optionally with a foreground patch moving on its own."""
+
+    def __init__(self, image: Tensor, camera: Trajectory, view: int, step: int,
+                 foreground: tuple[Tensor, Trajectory] | None = None):
+        self.image, self.camera, self.view, self.step = image[None, None], camera, view, step
+        self.foreground = foreground
+
+    def render(self, count: int) -> Tensor:
+        """The next `count` HR frames (count, view, view), `step` spike frames apart."""
+        hw = (self.view, self.view)
+        path = self.camera.take(count * self.step)[::self.step]
+        frames = warp_frames(self.image, view_thetas(path, self.image.shape[-2:], hw)[None], hw)[0, :, 0]
+        if self.foreground is not None:
+            canvas, motion = self.foreground
+            path = motion.take(count * self.step)[::self.step]
+            patch = warp_frames(canvas[None], view_thetas(path, canvas.shape[-2:], hw)[None], hw)[0]
+            frames = frames * (1 - patch[:, 1]) + patch[:, 0]
+        return frames
+
+
+class ClipScene:
+    """A fixed crop of a clip shot, blended to `subframes` spike frames per clip frame, back and forth."""
+
+    def __init__(self, frames: Tensor, subframes: float, start: float, step: int):
+        self.frames, self.subframes, self.start, self.step, self._frame = frames, subframes, start, step, 0
+
+    def render(self, count: int) -> Tensor:
+        """The next `count` HR frames (count, view, view) in [0, 1], `step` spike frames apart."""
+        end = self._frame + count * self.step
+        time = self.start + torch.arange(self._frame, end, self.step, device=self.frames.device) / self.subframes
+        self._frame = end
+        middle = torch.tensor((len(self.frames) - 1) / 2, device=self.frames.device)
+        position = middle + fold(time - middle, middle)
+        before = position.floor().long().clamp(max=len(self.frames) - 2)
+        weight = (position - before)[:, None, None]
+        return torch.lerp(self.frames[before].float(), self.frames[before + 1].float(), weight) / 255
+
+
+class Draws:
+    """Scalar random draws from one generator."""
+
+    def __init__(self, generator: torch.Generator):
+        self.generator = generator
+
+    def integer(self, high: int) -> int:
+        """Uniform in [0, high)."""
+        return int(torch.randint(high, (1,), generator=self.generator, device=self.generator.device))
+
+    def uniform(self, low: float = 0.0, high: float = 1.0) -> float:
+        return low + (high - low) * float(torch.rand(1, generator=self.generator, device=self.generator.device))
+
+
+class StreamBatch:
+    """B independent endless training streams; see the module docstring.
+
+    `motion`: "auto" (stills with camera motion and foreground patches, and clips) or "none"
+    (still images only, no motion at all). `generator` must live on `device`. `sensor`: the
+    ranges the sensor parameters are drawn from. `render_step`: HR frames are rendered every
+    `render_step` spike frames and blended linearly in between (in LR); 1 renders every frame.
+    It must divide window//2 and stride, so block centres are always rendered exactly; 5 makes
+    CPU rendering about 5x cheaper, with at most 1 LR pixel of motion between renders.
+    """
+
+    def __init__(self, pool: SourcePool, batch: int, scale: int, lr_size: int = 64, window: int = 21, stride: int = 10,
+                 device: torch.device | str = "cpu", generator: torch.Generator | None = None, motion: str = "auto",
+                 sensor: SensorRanges = SensorRanges(), render_step: int = 1):
+        if motion not in MOTIONS:
+            raise ValueError(f"motion must be one of {MOTIONS}, got {motion!r}")
+        if window < 1 or window % 2 == 0 or stride < 1:
+            raise ValueError(f"window must be odd and positive and stride positive, got {window}, {stride}")
+        if render_step < 1 or (window // 2) % render_step or stride % render_step:
+            raise ValueError(f"render_step {render_step} must divide window//2 = {window // 2} and stride = {stride}")
+        self.device = torch.device(device)
+        if generator is None:
+            generator = torch.Generator(self.device)
+            generator.seed()
+        if generator.device.type != self.device.type:
+            raise ValueError(f"generator on {generator.device}, streams on {self.device}: create the generator there")
+        self.pool, self.scale, self.lr_size, self.window, self.stride = pool, scale, lr_size, window, stride
+        self.motion, self.generator, self.view, self.render_step = motion, generator, scale * lr_size, render_step
+        self._images = pool.images_at_least(self.view)
+        self._clips = pool.clips_at_least(self.view) if motion == "auto" else []
+        if not self._images and not self._clips:
+            raise InputError(f"no training source of at least {self.view}x{self.view} pixels (scale {scale} x "
+                             f"lr_size {lr_size}) among {len(pool)}; lower lr_size or add larger sources")
+        self.rate = self._uniform(sensor.rate, batch)
+        spreads = self._uniform(sensor.threshold_std, batch).tolist()
+        self.thresholds = torch.stack([pixel_thresholds((lr_size, lr_size), std, generator, self.device)
+                                       for std in spreads])
+        self.dark_current = self._uniform(sensor.dark_current, 1).item()
+        self.noise_std = self._uniform(sensor.noise_std, 1).item()
+        seeds = torch.randint(2**62, (batch,), generator=generator, device=self.device).tolist()
+        self.scenes = [self._new_scene(Draws(torch.Generator(self.device).manual_seed(seed))) for seed in seeds]
+        self._charge: Tensor | None = None
+        self._truth: dict[int, tuple[Tensor, Tensor]] = {}   # block -> (gt, lr_clean), rendered, not yet returned
+        self._last_key = self._render_keys(0, 1)[:, 0]     # LR key frame at spike frame self._rendered
+        self._rendered = 0            # spike frames simulated so far
+        self._spikes = torch.empty((batch, 0, lr_size, lr_size), dtype=torch.uint8, device=self.device)  # the last ones
+        self._next_block = 0
+
+    def _uniform(self, bounds: tuple[float, float], count: int) -> Tensor:
+        low, high = bounds
+        return low + (high - low) * torch.rand(count, generator=self.generator, device=self.device)
+
+    def _new_scene(self, draw: Draws) -> StillScene | ClipScene:
+        """Draw one stream's content from its own generator."""
+        if self._clips and (not self._images or draw.uniform() < CLIP_SHARE):
+            clip = self.pool.clips[self._clips[draw.integer(len(self._clips))]]
+            top, left = draw.integer(clip.shape[1] - self.view + 1), draw.integer(clip.shape[2] - self.view + 1)
+            frames = augment(clip[:, top:top + self.view, left:left + self.view].to(self.device), draw.integer(8))
+            return ClipScene(frames, draw.uniform(*CLIP_SUBFRAMES), draw.uniform(0, len(frames) - 1), self.render_step)
+        image = self.pool.images[self._images[draw.integer(len(self._images))]]
+        image = augment(image.to(self.device), draw.integer(8))
+        moving = self.motion == "auto"
+        turning = moving and min(image.shape) >= ROTATION_ROOM * self.view
+        extent = ROTATION_ROOM if turning else 1.0
+        room_x, room_y = (max(0.0, side / self.view - extent) for side in (image.shape[1], image.shape[0]))
+        limits = torch.tensor([room_x, room_y, MAX_TURN * turning, MAX_LOG_ZOOM * turning], device=self.device)
+        speed = 2 * MAX_SPEED / (self.stride * self.lr_size) if moving else 0.0   # view units (half views) per frame
+        camera = Trajectory(limits, speed, draw.generator)
+        foreground = self._foreground(speed, draw) if moving and draw.uniform() < FOREGROUND_SHARE else None
+        return StillScene(image, camera, self.view, self.render_step, foreground)
+
+    def _foreground(self, speed: float, draw: Draws) -> tuple[Tensor, Trajectory]:
+        """A patch of a random image on a zero canvas (channels: patch x mask, mask) and its own motion.
+
+        The canvas is wide enough that no view of the patch, wherever it bounces, samples its border.
+        """
+        height, width = (max(2, round(draw.uniform(*FOREGROUND_SIDE) * self.view)) for _ in range(2))
+        image = self.pool.images[self._images[draw.integer(len(self._images))]]
+        top, left = draw.integer(image.shape[0] - height + 1), draw.integer(image.shape[1] - width + 1)
+        patch = torch.stack([image[top:top + height, left:left + width], torch.ones((height, width))]).to(self.device)
+        reach = math.ceil(math.hypot(self.view, self.view)) + 1
+        canvas = torch.zeros((2, 2 * reach, 2 * reach), device=self.device)
+        row, column = reach - height // 2, reach - width // 2
+        canvas[:, row:row + height, column:column + width] = patch
+        limits = torch.tensor([1.0, 1.0, math.pi, 0.0], device=self.device)
+        return canvas, Trajectory(limits, speed, draw.generator)
+
+    def _render_keys(self, first_frame: int, count: int) -> Tensor:
+        """LR (B, count, h, w) of the next `count` key frames (spike frames first_frame, first_frame + step, ...);
+        keeps gt and lr_clean of the block centres among them."""
+        half, rate = self.window // 2, self.rate[:, None, None, None]
+        frames = [first_frame + index * self.render_step for index in range(count)]
+        centres = [index for index, frame in enumerate(frames) if frame >= half and (frame - half) % self.stride == 0]
+        lr, truth = [], []
+        for scene in self.scenes:
+            hr = scene.render(count)
+            lr.append(area_downscale(hr, self.scale))
+            truth.append(hr[centres])
+        lr, truth = torch.stack(lr), torch.stack(truth)
+        for order, index in enumerate(centres):
+            block = (frames[index] - half) // self.stride
+            self._truth[block] = (truth[:, order, None] * rate, lr[:, index, None] * rate)
+        return lr
+
+    def _render(self, keys: int) -> None:
+        """Render `keys` more key frames; blend and fire the `keys * render_step` spike frames before the last."""
+        lr = self._render_keys(self._rendered + self.render_step, keys)
+        key_frames = torch.cat([self._last_key[:, None], lr], dim=1)
+        weights = (torch.arange(self.render_step, device=self.device) / self.render_step)[:, None, None]
+        intensity = torch.lerp(key_frames[:, :-1, None], key_frames[:, 1:, None], weights).flatten(1, 2)
+        self._last_key = lr[:, -1]
+        spikes, self._charge = integrate_and_fire(intensity, self.rate, threshold=self.thresholds,
+                                                  dark_current=self.dark_current, noise_std=self.noise_std,
+                                                  charge=self._charge, generator=self.generator)
+        self._spikes = torch.cat([self._spikes, spikes], dim=1)
+        self._rendered += keys * self.render_step
+
+    def next_segment(self, num_blocks: int) -> Segment:
+        """The next `num_blocks` blocks of every stream, contiguous with the previous segment."""
+        first, end_block = self._next_block, self._next_block + num_blocks
+        start, stop = first * self.stride, (end_block - 1) * self.stride + self.window
+        chunk = max(1, CHUNK_PIXELS // (len(self.scenes) * self.view**2))
+        while self._rendered < stop:
+            self._render(min(chunk, -(-(stop - self._rendered) // self.render_step)))
+        buffered_from = self._rendered - self._spikes.shape[1]
+        spikes = self._spikes[:, start - buffered_from:stop - buffered_from]
+        blocks = spikes.unfold(1, self.window, self.stride).permute(0, 1, 4, 2, 3).float()
+        truth = [self._truth.pop(block) for block in range(first, end_block)]
+        self._spikes = self._spikes[:, max(0, end_block * self.stride - buffered_from):]
+        self._next_block = end_block
+        return Segment(blocks, torch.stack([t[0] for t in truth], 1), torch.stack([t[1] for t in truth], 1),
+                       self.rate, first)
+
+
+def validation_segments(pool: SourcePool, scale: int, lr_size: int = 64, num_blocks: int = 45, streams: int = 8,
+                        seed: int = 0, window: int = 21, stride: int = 10) -> Segment:
+    """The fixed validation set: `streams` whole streams of `num_blocks` blocks (first block 0), rendered
+    on the CPU from `seed`, so the set is the same on every machine and device. Use a "val" pool."""
+    generator = torch.Generator().manual_seed(seed)
+    return StreamBatch(pool, streams, scale, lr_size, window, stride, "cpu", generator, "auto").next_segment(num_blocks)

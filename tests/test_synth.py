@@ -1,0 +1,150 @@
+"""Training streams: shapes, contiguity across segments, ground-truth units, determinism, motion bounds."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from model.sources import SourcePool
+from model.synth import (LEG_FRAMES, ClipScene, SensorRanges, StreamBatch, Trajectory, fold, pose_matrices,
+                         pose_parameters, validation_segments)
+from spk2vid_cli.errors import InputError
+from spk2vid_cli.simulate import area_downscale
+
+SCALE, LR = 2, 8
+QUIET_SENSOR = SensorRanges(threshold_std=(0.0, 0.0), dark_current=(0.0, 0.0), noise_std=(0.0, 0.0))
+
+
+def smooth_texture(height: int, width: int, seed: int) -> np.ndarray:
+    """A smooth random image in [0.1, 0.9]."""
+    rng = np.random.default_rng(seed)
+    coarse = torch.from_numpy(rng.random((1, 1, height // 4 + 1, width // 4 + 1), dtype=np.float32))
+    fine = torch.nn.functional.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=False)
+    return 0.1 + 0.8 * fine[0, 0].numpy()
+
+
+@pytest.fixture(scope="module")
+def pool() -> SourcePool:
+    clip = np.stack([np.roll(smooth_texture(24, 30, 9), shift, axis=1) for shift in range(6)])
+    images = [smooth_texture(40, 56, 1), smooth_texture(48, 36, 2)]
+    return SourcePool.from_arrays(images, [np.round(clip * 255).astype(np.uint8)])
+
+
+def streams(pool, seed=0, batch=3, **options) -> StreamBatch:
+    return StreamBatch(pool, batch, SCALE, LR, generator=torch.Generator().manual_seed(seed), **options)
+
+
+def test_segment_shapes_dtypes_and_ranges(pool):
+    batch = streams(pool)
+    first, second = batch.next_segment(4), batch.next_segment(2)
+    assert first.blocks.shape == (3, 4, 21, LR, LR) and first.blocks.dtype == torch.float32
+    assert set(first.blocks.unique().tolist()) <= {0.0, 1.0}
+    assert first.gt.shape == (3, 4, 1, SCALE * LR, SCALE * LR) and first.lr_clean.shape == (3, 4, 1, LR, LR)
+    assert first.rate.shape == (3,) and bool(((first.rate >= 0.1) & (first.rate <= 1.0)).all())
+    assert (first.first_block, second.first_block, second.blocks.shape[1]) == (0, 4, 2)
+    intensity = first.gt / first.rate[:, None, None, None, None]
+    assert float(intensity.min()) >= 0.0 and float(intensity.max()) <= 1.0 + 1e-6
+
+
+@pytest.mark.parametrize("render_step", [1, 5])
+def test_two_segments_equal_one_long_segment(pool, render_step):
+    whole = streams(pool, seed=4, render_step=render_step).next_segment(6)
+    pieces = streams(pool, seed=4, render_step=render_step)
+    parts = [pieces.next_segment(3), pieces.next_segment(3)]
+    for field in ("blocks", "gt", "lr_clean"):
+        joined = torch.cat([getattr(part, field) for part in parts], dim=1)
+        assert torch.equal(joined, getattr(whole, field)), field
+    # Overlapping blocks share their spike frames: the last 11 frames of one block open the next.
+    assert torch.equal(whole.blocks[:, 2, 10:], whole.blocks[:, 3, :11])
+
+
+def test_same_seed_same_streams_other_seed_other_streams(pool):
+    a, b, c = (streams(pool, seed=seed).next_segment(2) for seed in (7, 7, 8))
+    assert torch.equal(a.blocks, b.blocks) and torch.equal(a.gt, b.gt)
+    assert not torch.equal(a.blocks, c.blocks)
+    first, again = (validation_segments(pool, SCALE, LR, num_blocks=2, streams=2, seed=1) for _ in range(2))
+    assert torch.equal(first.gt, again.gt) and first.first_block == 0
+
+
+def test_lr_clean_is_the_area_mean_of_gt(pool):
+    segment = streams(pool).next_segment(3)
+    assert torch.allclose(segment.lr_clean, area_downscale(segment.gt, SCALE), atol=1e-6)
+
+
+def test_spike_rate_of_a_static_scene_matches_ground_truth(pool):
+    blocks = 40
+    segment = streams(pool, motion="none", sensor=QUIET_SENSOR).next_segment(blocks)
+    frames = segment.blocks[:, :, :10].flatten(1, 2)  # the first `stride` frames of each block: frames 0..399
+    firing_rate = frames.mean(dim=1)
+    # Integrate-and-fire with a constant input fires floor(c0 + n * I * rate) times in n frames.
+    assert torch.allclose(firing_rate, segment.lr_clean[:, 0, 0], atol=1.0 / frames.shape[1])
+
+
+def test_static_streams_have_constant_ground_truth(pool):
+    segment = streams(pool, motion="none").next_segment(5)
+    assert torch.equal(segment.gt, segment.gt[:, :1].expand_as(segment.gt))
+
+
+def test_moving_streams_change(pool):
+    segment = streams(pool, seed=2, batch=4).next_segment(30)
+    change = (segment.gt[:, -1] - segment.gt[:, 0]).abs().amax(dim=(1, 2, 3))
+    assert bool((change > 1e-3).all())
+
+
+def test_fold_bounces_between_limits():
+    x = torch.linspace(-7, 7, 1401)
+    limit = torch.tensor(2.0)
+    folded = fold(x, limit)
+    assert float(folded.abs().max()) <= 2.0
+    inside = x.abs() <= 2
+    assert torch.allclose(folded[inside], x[inside], atol=1e-6)
+    assert float(folded.diff().abs().max()) <= float(x.diff().abs().max()) + 1e-6  # continuous, no jumps
+    assert torch.equal(fold(x, torch.tensor(0.0)), torch.zeros_like(x))
+
+
+def test_pose_round_trip_unwraps_angles_past_pi():
+    frames = torch.arange(1000, dtype=torch.float32)
+    poses = torch.stack([0.01 * frames, -0.02 * frames, 0.01 * frames, 0.3 * torch.sin(frames / 100)], dim=1)
+    assert float(poses[:, 2].max()) > 2 * math.pi
+    assert torch.allclose(pose_parameters(pose_matrices(poses)), poses, atol=1e-4)
+
+
+def test_trajectory_stays_in_limits_and_under_speed_across_legs():
+    limits = torch.tensor([0.5, 0.3, 0.2, 0.1])
+    speed = 0.004
+    trajectory = Trajectory(limits, speed, torch.Generator().manual_seed(3))
+    path = torch.cat([trajectory.take(700), trajectory.take(3 * LEG_FRAMES - 700)])
+    shift, linear = path[:, :, 2], path[:, :, :2]
+    assert bool((shift.abs() <= limits[:2] + 1e-6).all())
+    assert float(shift.diff(dim=0).norm(dim=1).max()) <= speed + 1e-6
+    angle = torch.atan2(linear[:, 1, 0], linear[:, 0, 0])
+    zoom = torch.log(torch.hypot(linear[:, 0, 0], linear[:, 1, 0]))
+    assert float(angle.abs().max()) <= 0.2 + 1e-5 and float(zoom.abs().max()) <= 0.1 + 1e-5
+    assert float(shift[:, 0].max() - shift[:, 0].min()) > 0  # it moves
+
+
+def test_clip_scene_blends_and_plays_back_and_forth():
+    frames = torch.tensor([0, 40, 80], dtype=torch.uint8)[:, None, None].expand(3, 2, 2)
+    scene = ClipScene(frames, subframes=2.0, start=0.0, step=1)
+    values = torch.cat([scene.render(4), scene.render(5)])[:, 0, 0] * 255
+    assert torch.allclose(values, torch.tensor([0.0, 20, 40, 60, 80, 60, 40, 20, 0]), atol=1e-4)
+
+
+def test_sources_smaller_than_the_view_are_refused(pool):
+    with pytest.raises(InputError, match="at least 64x64"):
+        StreamBatch(pool, 1, 4, 16, generator=torch.Generator().manual_seed(0))
+
+
+def test_render_step_must_divide_block_spacing(pool):
+    with pytest.raises(ValueError, match="render_step"):
+        streams(pool, render_step=3)
+
+
+def test_foreground_patch_stays_in_view_bounds(pool):
+    scenes = (scene for seed in range(20) for scene in streams(pool, seed=seed, batch=4).scenes)
+    canvas, motion = next(scene.foreground for scene in scenes if getattr(scene, "foreground", None) is not None)
+    assert set(canvas[1].unique().tolist()) == {0.0, 1.0}  # the mask: 1 on the patch, 0 around it
+    reach = canvas.shape[-1] / 2
+    assert reach >= math.hypot(SCALE * LR, SCALE * LR)  # no view of the patch reaches the canvas border
+    assert bool((motion.take(100)[:, :, 2].abs() <= 1 + 1e-6).all())
