@@ -54,11 +54,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
     except (KeyboardInterrupt, typer.Abort):
-        print("error: interrupted; no partial output was left behind", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+        code = EXIT_INTERRUPTED
     except typer.Exit as err:
-        sys.exit(err.exit_code)
+        code = err.exit_code
     except TyperException as err:  # usage errors: typer prints them with a hint
         err.show()
         sys.exit(err.exit_code)
+    if code == EXIT_INTERRUPTED:  # typer reports Ctrl-C as Exit(130)
+        print("error: interrupted; no partial output was left behind", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)

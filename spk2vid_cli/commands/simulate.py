@@ -9,7 +9,6 @@ import typer
 
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.progress import Update, frame_progress
-from spk2vid_cli.simulate import CameraMotion, SensorModel, simulate_file
 
 
 def _parse_size(text: str | None) -> tuple[int, int] | None:
@@ -44,6 +43,8 @@ def simulate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or messages."),
 ) -> None:
     """Simulate a spike-camera recording (integrate-and-fire) from ordinary images or video."""
+    from spk2vid_cli.simulate import CameraMotion, SensorModel, simulate_file  # torch: load on use
+
     with ExitStack() as stack:
         bars: list[Update] = []
 

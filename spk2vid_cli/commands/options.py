@@ -1,0 +1,57 @@
+"""Options shared by several commands, defined once: the reader flags and the spike rate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from spk2vid_cli.spikes import SpikeRecording, open_recording
+
+READER = "Reading the recording"
+
+Height = Annotated[int | None, typer.Option(
+    "--height", min=1, rich_help_panel=READER,
+    help="Sensor height in pixels. Default: spike_h from a config.yaml/config.json beside the file, else 250.")]
+Width = Annotated[int | None, typer.Option(
+    "--width", min=1, rich_help_panel=READER,
+    help="Sensor width in pixels. Default: spike_w from a config.yaml/config.json beside the file, else 400.")]
+Layout = Annotated[Literal["auto", "dat", "raw416", "array"], typer.Option(
+    "--layout", rich_help_panel=READER,
+    help="dat: packed .dat; raw416: raw 400-wide camera dump with 416-bit rows; array: .npy/.npz 0/1 array; "
+         "auto: array for .npy/.npz, else dat.")]
+NoFlip = Annotated[bool, typer.Option(
+    "--no-flip", rich_help_panel=READER,
+    help="Do not flip .dat/raw rows (they are stored bottom-up and flipped by default).")]
+Axes = Annotated[Literal["thw", "hwt"] | None, typer.Option(
+    "--axes", rich_help_panel=READER,
+    help="Axis order of a .npy/.npz array: thw = (T,H,W), hwt = (H,W,T). Default: guessed, and reported by info.")]
+AllowTruncated = Annotated[bool, typer.Option(
+    "--allow-truncated", rich_help_panel=READER,
+    help="Drop a partial last frame (with a warning) instead of refusing the file.")]
+SpikeRate = Annotated[float, typer.Option(
+    "--spike-rate", min=1.0, rich_help_panel=READER,
+    help="Spike frames per second of the camera, for durations and frame times (Hz).")]
+
+
+@dataclass(frozen=True)
+class ReaderFlags:
+    """The reader flags as the user gave them."""
+
+    height: int | None
+    width: int | None
+    layout: str
+    no_flip: bool
+    axes: str | None
+    allow_truncated: bool
+
+    def open(self, path: Path) -> SpikeRecording:
+        """Open `path` with these flags; print the reader's warnings to stderr."""
+        recording = open_recording(path, height=self.height, width=self.width, layout=self.layout,
+                                   flip=False if self.no_flip else None, axes=self.axes,
+                                   allow_truncated=self.allow_truncated)
+        for warning in recording.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        return recording

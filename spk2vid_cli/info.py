@@ -1,0 +1,80 @@
+"""Statistics of a spike recording, computed in one streamed pass (memory independent of length)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+
+from spk2vid_cli.classical import TFP
+from spk2vid_cli.exposure import Exposure
+from spk2vid_cli.spikes import SpikeRecording
+from spk2vid_cli.windows import Block
+from spk2vid_cli.writers import discard_file, output_error, partial_name, quantize
+
+CHUNK_BYTES = 32 * 2**20  # unpacked frames held at once
+PERCENTILES = (1, 5, 50, 95, 99)
+HOT_FRACTION = 0.95
+PREVIEW_WINDOW = 41
+
+
+def spike_counts(recording: SpikeRecording) -> np.ndarray:
+    """Spikes per pixel over the whole recording, `(H, W)` int64, read chunk by chunk."""
+    chunk = max(1, min(65535, CHUNK_BYTES // (recording.height * recording.width)))
+    counts = np.zeros((recording.height, recording.width), np.int64)
+    for start in range(0, recording.num_frames, chunk):
+        frames = recording.frames(start, min(start + chunk, recording.num_frames))
+        counts += frames.sum(axis=0, dtype=np.uint16)
+    return counts
+
+
+def recording_stats(recording: SpikeRecording, spike_rate: float = 40000.0) -> dict:
+    """Resolution, length and firing statistics of `recording`, as a JSON-ready dict.
+
+    Rates are spikes per spike frame. Dead pixels never fire; hot pixels fire in at least
+    `HOT_FRACTION` of the frames.
+    """
+    counts = spike_counts(recording)
+    frames = recording.num_frames
+    rates = counts / max(frames, 1)
+    return {
+        "file": str(recording.path),
+        "layout": recording.layout,
+        "height": recording.height,
+        "width": recording.width,
+        "resolution_source": recording.resolution_source,
+        "frames": frames,
+        "spike_rate_hz": spike_rate,
+        "duration_s": frames / spike_rate,
+        "file_size": recording.file_size,
+        "leftover_bytes": recording.leftover_bytes,
+        "mean_firing_rate": float(rates.mean()),
+        "rate_percentiles": {f"p{p}": float(v) for p, v in zip(PERCENTILES, np.percentile(rates, PERCENTILES))},
+        "dead_pixels": int((counts == 0).sum()),
+        "hot_pixels": int((counts >= HOT_FRACTION * frames).sum()),
+    }
+
+
+def preview_image(recording: SpikeRecording, window: int = PREVIEW_WINDOW) -> np.ndarray:
+    """A TFP image of (at most) `window` frames around the middle of the recording, exposed to [0, 1]."""
+    available = recording.num_frames if recording.num_frames % 2 else recording.num_frames - 1
+    window = min(window, available)
+    start = (recording.num_frames - window) // 2
+    block = Block(0, start + window // 2, recording.frames(start, start + window))
+    image = TFP(scale=1, window=window).reconstruct(block)
+    exposure = Exposure.from_spec("auto")
+    exposure.fit([image])
+    return exposure.apply(image)
+
+
+def write_preview(recording: SpikeRecording, path: Path) -> None:
+    """Save `preview_image` as an 8-bit PNG at `path` (replaced if present), via a temporary file."""
+    partial = partial_name(path, ".png")
+    try:
+        iio.imwrite(partial, quantize(preview_image(recording), 8), extension=".png")
+        os.replace(partial, path)
+    except OSError as err:
+        discard_file(partial)
+        raise output_error(path, err) from None

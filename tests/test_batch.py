@@ -1,0 +1,89 @@
+"""Folder conversion: mirrored names, broken files skipped and reported, resuming, exact shards."""
+
+from pathlib import Path
+
+import imageio.v2 as imageio
+import pytest
+from io_helpers import run_cli, write_recording
+
+from spk2vid_cli.batch import find_recordings, output_for, parse_shard, shard
+from spk2vid_cli.errors import EXIT_FAILURE, EXIT_OK, InputError
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    """in/a.dat, in/b.dat, in/sub/c.dat (good), in/empty.dat, in/sub/short.dat (broken), in/notes.txt."""
+    root = tmp_path / "in"
+    (root / "sub").mkdir(parents=True)
+    for name in ("a.dat", "b.dat", "sub/c.dat"):
+        write_recording(root / name, num_frames=45, height=4, width=8)
+    (root / "empty.dat").write_bytes(b"")
+    (root / "sub" / "short.dat").write_bytes(b"\x00" * 5)  # not a whole 4x8 frame (4 bytes)
+    (root / "notes.txt").write_text("not a recording")
+    return root
+
+
+def convert_folder(capsys, folder, out, *extra):
+    return run_cli(capsys, "convert", folder, "-o", out, "--method", "tfp", "--scale", 2, *extra)
+
+
+def test_recursive_batch_mirrors_names_skips_broken_files_and_fails_at_the_end(folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    code, summary, err = convert_folder(capsys, folder, out, "--recursive")
+    assert code == EXIT_FAILURE
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.mp4")) == ["a.mp4", "b.mp4", "sub/c.mp4"]
+    assert imageio.get_reader(out / "sub" / "c.mp4").count_frames() == 3
+    assert "empty.dat" in err and "short.dat" in err
+    assert "3 converted, 0 skipped, 2 failed" in summary
+    assert not [p for p in out.rglob("*") if ".partial" in p.name]
+
+
+def test_without_recursive_subfolders_are_left_alone(folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    code, summary, _ = convert_folder(capsys, folder, out, "--format", "tif")
+    assert code == EXIT_FAILURE  # empty.dat
+    assert sorted(p.name for p in out.iterdir() if p.suffix == ".tif") == ["a.tif", "b.tif"]
+    assert "2 converted, 0 skipped, 1 failed" in summary
+
+
+def test_skip_existing_resumes_and_all_good_files_exit_zero(folder, tmp_path, capsys):
+    (folder / "empty.dat").unlink()
+    (folder / "sub" / "short.dat").unlink()
+    out = tmp_path / "out"
+    assert convert_folder(capsys, folder, out, "-r", "--format", "png")[0] == EXIT_OK
+    assert len(list((out / "sub" / "c").glob("frame_*.png"))) == 3
+    (out / "b").rename(tmp_path / "b-moved")
+    code, summary, _ = convert_folder(capsys, folder, out, "-r", "--format", "png", "--skip-existing")
+    assert code == EXIT_OK and "1 converted, 2 skipped, 0 failed" in summary
+    assert (out / "b" / "frames.csv").exists()
+
+
+def test_shards_partition_the_folder_exactly(folder, tmp_path, capsys):
+    everything = find_recordings(folder, recursive=True)
+    assert len(everything) == 5
+    for count in (1, 2, 3, 7):
+        parts = [shard(everything, index, count) for index in range(count)]
+        assert sorted(sum(parts, [])) == everything
+        assert len(set().union(*map(set, parts))) == sum(map(len, parts))  # no file in two shards
+    (folder / "empty.dat").unlink()
+    (folder / "sub" / "short.dat").unlink()
+    out = tmp_path / "out"
+    for index in range(2):
+        assert convert_folder(capsys, folder, out, "-r", "--format", "tif", "--shard", f"{index}/2")[0] == EXIT_OK
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.tif")) == ["a.tif", "b.tif", "sub/c.tif"]
+
+
+def test_output_names(tmp_path):
+    source = tmp_path / "in" / "x" / "rec.v2.dat"
+    assert output_for(source, tmp_path / "in", tmp_path / "o", "mp4") == tmp_path / "o" / "x" / "rec.v2.mp4"
+    assert output_for(source, tmp_path / "in", tmp_path / "o", "png") == tmp_path / "o" / "x" / "rec.v2"
+
+
+@pytest.mark.parametrize("text", ["2/2", "-1/3", "1", "a/b", "1/0"])
+def test_bad_shard_specs(text):
+    with pytest.raises(InputError, match="--shard"):
+        parse_shard(text)
+
+
+def test_good_shard_spec():
+    assert parse_shard("3/8") == (3, 8)
