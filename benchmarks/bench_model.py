@@ -1,0 +1,113 @@
+"""Network benchmark (not a test): parameters, MACs, ms per output frame and peak memory.
+
+    PYTHONPATH=. python benchmarks/bench_model.py [--configs x4 x4-lite] [--device cpu|cuda]
+        [--precisions fp32 bf16] [--size 250x400] [--frames 5] [--compile]
+
+Each (configuration, precision) runs in a fresh child process through `NetReconstructor` (what
+`spk2vid convert --method net` uses), with untrained weights: speed does not depend on training.
+The child reconstructs one warm-up block, then `--frames` timed blocks of one continuing stream,
+and reports the median time per output frame and its peak memory (CPU: peak RSS of the process;
+CUDA: peak allocated GPU memory). MACs count convolutions and matrix products (not sampling or
+element-wise work), measured on a small frame and scaled to the benchmark size: every layer's cost
+is proportional to the number of pixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from model.model import CONFIGS, Spk2VidNet, count_parameters  # noqa: E402
+from model.weights import save_weights  # noqa: E402
+from spk2vid_cli.net import NetReconstructor  # noqa: E402
+from spk2vid_cli.windows import Block  # noqa: E402
+
+MAC_PROBE = (40, 64)  # LR frame on which MACs are counted
+
+
+def macs_per_frame(name: str, height: int, width: int) -> float:
+    """Multiply-accumulates per output frame, from a probe frame (with autograd on, so the
+    deformable convolution takes the path whose matrix product the counter sees whole)."""
+    config = CONFIGS[name]
+    blocks = torch.zeros(1, 1, config.window, *MAC_PROBE)
+    with FlopCounterMode(display=False) as counter:
+        Spk2VidNet(config)(blocks)
+    return counter.get_total_flops() / 2 * (height * width) / (MAC_PROBE[0] * MAC_PROBE[1])
+
+
+def child(args: argparse.Namespace) -> dict:
+    """Time one configuration at one precision in this process."""
+    name = args.configs[0]
+    config = CONFIGS[name]
+    with tempfile.TemporaryDirectory() as folder:
+        weights = Path(folder) / f"{name}.pt"
+        save_weights(Spk2VidNet(config), weights, {}, half=False)
+        rec = NetReconstructor(config.scale, weights=weights, device=args.device,
+                               precision=args.precisions[0], compile=args.compile)
+    rng = np.random.default_rng(0)
+    blocks = [Block(i, i, (rng.random((config.window, args.height, args.width)) < 0.3).astype(np.uint8))
+              for i in range(args.frames + 1)]
+    cuda = rec.device.type == "cuda"
+    rec.reconstruct(blocks[0])
+    if cuda:
+        torch.cuda.synchronize(rec.device)
+        torch.cuda.reset_peak_memory_stats(rec.device)
+    times = []
+    for block in blocks[1:]:
+        started = time.perf_counter()
+        rec.reconstruct(block)  # returns a NumPy frame, so the device has finished
+        times.append(time.perf_counter() - started)
+    peak_mb = (torch.cuda.max_memory_allocated(rec.device) / 2**20 if cuda
+               else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return {"ms": 1000 * statistics.median(times), "peak_mb": peak_mb, "device": str(rec.device)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", default=["x4", "x4-lite"], choices=sorted(CONFIGS))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16", "fp16"])
+    parser.add_argument("--size", default="250x400", help="LR frame HxW")
+    parser.add_argument("--frames", type=int, default=5, help="timed frames per configuration")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the network")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.height, args.width = map(int, args.size.split("x"))
+    if args.child:
+        print(json.dumps(child(args)))
+        return
+    print(f"LR {args.height}x{args.width}, device {args.device}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} CPU threads, median of {args.frames} frames")
+    print(f"{'config':9} {'params':>10} {'GMAC/frame':>11} {'precision':>9} {'ms/frame':>9} {'peak MB':>8}  device")
+    for name in args.configs:
+        params = count_parameters(Spk2VidNet(CONFIGS[name]))
+        gmacs = macs_per_frame(name, args.height, args.width) / 1e9
+        for precision in args.precisions:
+            command = [sys.executable, __file__, "--child", "--configs", name, "--device", args.device,
+                       "--precisions", precision, "--size", args.size, "--frames", str(args.frames)]
+            command += ["--compile"] if args.compile else []
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode:
+                print(f"{name:9} {precision}: failed\n{done.stderr.strip()}")
+                continue
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            print(f"{name:9} {params:>10,} {gmacs:>11.1f} {precision:>9} {result['ms']:>9.1f} "
+                  f"{result['peak_mb']:>8.0f}  {result['device']}")
+
+
+if __name__ == "__main__":
+    main()

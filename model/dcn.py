@@ -1,0 +1,107 @@
+"""Modulated deformable convolution (DCNv2), 3x3 kernel, stride 1, padding 1, in plain PyTorch.
+
+Layout (the same as `torchvision.ops.deform_conv2d`), for an input with C channels split into G
+deformable groups of C/G consecutive channels:
+
+- `offset` (B, G*2*9, H, W): for group g and tap k = 3*i + j (row i, column j of the kernel),
+  channel g*18 + 2*k holds dy and g*18 + 2*k + 1 holds dx, in input pixels.
+- `mask` (B, G*9, H, W): modulation in [0, 1] (already through a sigmoid), channel g*9 + k.
+
+Output pixel (y, x) reads tap k of group g at (y + i - 1 + dy, x + j - 1 + dx) with bilinear
+interpolation (`grid_sample`, on a channels-last input, where it is fastest on CPU); positions
+outside the image read zeros. Sampling runs in float32 at least: bf16 cannot even hold pixel
+positions beyond 256 exactly.
+
+Two paths compute the same result: with autograd on, all 9 taps are sampled into one
+(pixels, 9*C) column matrix and multiplied by the weights once; without it (inference), taps
+are sampled and accumulated one at a time, so memory stays at a few C-channel maps.
+"""
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+TAPS = 9
+
+
+def deform_conv2d(x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor,
+                  weight: torch.Tensor, bias: torch.Tensor | None = None,
+                  lean: bool | None = None) -> torch.Tensor:
+    """Modulated 3x3 deformable convolution; returns (B, C_out, H, W), channels-last.
+
+    `weight` is (C_out, C, 3, 3). `lean` picks the tap-by-tap path; by default it is used
+    exactly when autograd is off.
+    """
+    batch, channels, height, width = x.shape
+    groups = mask.shape[1] // TAPS
+    if offset.shape[1] != 2 * TAPS * groups or channels % groups:
+        raise ValueError(f"offset {tuple(offset.shape)} / mask {tuple(mask.shape)} do not fit "
+                         f"{channels} channels in {groups} deformable groups")
+    if lean is None:
+        lean = not torch.is_grad_enabled()
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    # One channels-last image per (batch, group): (B*G, C/G, H, W).
+    images = (x.to(dtype).permute(0, 2, 3, 1).reshape(batch, height, width, groups, -1)
+              .transpose(2, 3).transpose(1, 2).reshape(batch * groups, height, width, -1)
+              .permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last))
+    grid = _sampling_grid(offset.to(dtype), groups)
+    mask = mask.to(dtype).reshape(batch * groups, TAPS, height, width)
+    weight = weight.to(dtype).reshape(-1, channels, TAPS)  # (C_out, C, tap)
+    if lean:
+        out = None
+        for tap in range(TAPS):
+            samples = _samples(images, grid, mask, slice(tap, tap + 1), batch)
+            term = torch.bmm(samples, weight[:, :, tap].t().expand(batch, -1, -1))
+            out = term.to(dtype) if out is None else out.add_(term)  # sum at >= fp32 under autocast
+    else:
+        samples = _samples(images, grid, mask, slice(0, TAPS), batch)
+        out = torch.bmm(samples, weight.flatten(1).t().expand(batch, -1, -1))
+    if bias is not None:
+        out = out + bias
+    return out.view(batch, height, width, -1).permute(0, 3, 1, 2)
+
+
+def _sampling_grid(offset: torch.Tensor, groups: int) -> torch.Tensor:
+    """`grid_sample` coordinates (B*G, 9, H, W, 2) as (x, y) in [-1, 1] (align_corners=False)."""
+    batch, _, height, width = offset.shape
+    dy, dx = offset.reshape(batch * groups, TAPS, 2, height, width).unbind(2)
+    taps = torch.arange(TAPS, device=offset.device)
+    rows = torch.arange(height, device=offset.device).view(1, height, 1) + (taps // 3 - 1).view(TAPS, 1, 1)
+    cols = torch.arange(width, device=offset.device).view(1, 1, width) + (taps % 3 - 1).view(TAPS, 1, 1)
+    return torch.stack([(2 * (cols + dx) + 1) / width - 1, (2 * (rows + dy) + 1) / height - 1], -1)
+
+
+def _samples(images: torch.Tensor, grid: torch.Tensor, mask: torch.Tensor, taps: slice,
+             batch: int) -> torch.Tensor:
+    """Modulated samples of the given taps as (B, H*W, C*T), columns ordered (channel, tap)."""
+    groups_batch, _, height, width = images.shape
+    count = len(range(*taps.indices(TAPS)))
+    sampled = F.grid_sample(images, grid[:, taps].reshape(groups_batch, count * height, width, 2),
+                            mode="bilinear", padding_mode="zeros", align_corners=False)
+    sampled = sampled * mask[:, taps].reshape(groups_batch, 1, count * height, width)
+    # (B*G, C/G, T*H, W) holds the same elements in the same order as (B, C*T, H*W).
+    return sampled.reshape(batch, -1, height * width).transpose(1, 2)
+
+
+class DeformConv2d(nn.Module):
+    """3x3 modulated deformable convolution layer: `layer(x, offset, mask)` (layout: module doc)."""
+
+    def __init__(self, in_channels: int, out_channels: int, deform_groups: int = 1):
+        super().__init__()
+        if in_channels % deform_groups:
+            raise ValueError(f"{in_channels} channels do not split into {deform_groups} groups")
+        self.deform_groups = deform_groups
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, 3, 3))
+        self.bias = nn.Parameter(torch.empty(out_channels))
+        bound = 1 / math.sqrt(in_channels * TAPS)
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return deform_conv2d(x, offset, mask, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        out_channels, in_channels = self.weight.shape[:2]
+        return f"{in_channels}, {out_channels}, deform_groups={self.deform_groups}"

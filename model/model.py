@@ -1,0 +1,281 @@
+"""Spk2VidNet: recurrent super-resolution of spike streams (see ../../shared/METHOD.md).
+
+`hr, state = Spk2VidNet(config)(blocks, state)` maps blocks (B, N, 2w+1, H, W) of 0/1 spikes to
+frames (B, N, 1, rH, rW) in firing-rate units. Read bottom-up: configuration, stream state, layers,
+then the network. Layout of the network, per block i:
+
+    Y_i = extract(block_i)                                   feature extraction
+    F_i = RP-I(Y_i; F_{i-1}, .., F_{i-K})                    first recurrent layer
+    M_i = RP-II(F_i; M_{i-2}, M_{i-4}, .., M_{i-2K})         second layer, temporal dilation 2
+    I_i = bicubic(mean spike rate of block_i) + upsample(M_i)
+
+Each recurrent layer aligns its K history features to the current one (MFCA), modulates them by
+how well they agree with it (CMF), fuses them with it and adds the current feature back.
+The global bicubic skip makes the untrained network (zero-initialised last convolution) output
+plain upsampled TFP, so training only learns the correction. At the start of a stream, history
+that does not exist yet is replaced by the layer's current input.
+"""
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from model.dcn import TAPS, DeformConv2d
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of one Spk2VidNet; stored as JSON next to its weights."""
+
+    name: str
+    scale: int                     # super-resolution factor r
+    window: int = 21               # spike frames per block, 2w+1
+    channels: int = 64             # feature channels C
+    num_history: int = 2           # K, history features per recurrent layer
+    temporal_dilation: int = 2     # RP-II looks at M_{i-d}, M_{i-2d}, ..
+    extract_blocks: int = 5        # residual blocks of the feature extractor
+    fusion_blocks: int = 5         # residual blocks after the fusion in each recurrent layer
+    deform_groups: int = 8         # deformable groups of the alignment DCN
+    max_offset: float = 10.0       # offsets are softly bounded to +-max_offset pixels
+    cmf_dilations: tuple[int, ...] = (1, 2, 4)
+    cmf_channels: int = 32         # channels of each CMF dilation branch
+    trunk_stride: int = 1          # 2: the trunk runs at half resolution (pixel unshuffle)
+    upsampler: str = "progressive"  # "progressive" (x2 stages of C channels) or "direct"
+
+    def __post_init__(self):
+        factor = self.scale * self.trunk_stride
+        if self.upsampler not in ("progressive", "direct"):
+            raise ValueError(f"unknown upsampler {self.upsampler!r}")
+        if self.upsampler == "progressive" and factor & (factor - 1):
+            raise ValueError(f"progressive upsampling needs a power of two, not x{factor}")
+        if self.channels % self.deform_groups:
+            raise ValueError(f"{self.channels} channels do not split into "
+                             f"{self.deform_groups} deformable groups")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        """Inverse of `to_dict` (JSON turns tuples into lists); unknown keys raise TypeError."""
+        known = {f.name for f in fields(cls)}
+        if set(data) - known:
+            raise TypeError(f"unknown config keys {sorted(set(data) - known)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def _configs() -> dict[str, ModelConfig]:
+    """Paper-size configurations per scale (x4: 3.75M parameters, the paper's 3.73M), plus
+    `-lite` ones for CPUs: 24 channels, trunk at half resolution, one deformable group and a
+    direct pixel shuffle; about 1/65 of the multiply-accumulates (x4: 6.8 vs 451 GMAC for a
+    250x400 frame, 0.3-0.45 s on a 2-core CPU)."""
+    configs = {}
+    for scale in (2, 4, 8):
+        full = ModelConfig(name=f"x{scale}", scale=scale)
+        configs[full.name] = full
+        configs[f"{full.name}-lite"] = replace(
+            full, name=f"{full.name}-lite", channels=24, extract_blocks=1, fusion_blocks=1,
+            deform_groups=1, cmf_channels=8, trunk_stride=2, upsampler="direct")
+    return configs
+
+
+CONFIGS = _configs()
+
+
+@dataclass(frozen=True)
+class StreamState:
+    """Recurrent history carried from one call to the next: latest layer outputs, oldest first."""
+
+    first: tuple[torch.Tensor, ...] = ()   # RP-I outputs F, at most K
+    second: tuple[torch.Tensor, ...] = ()  # RP-II outputs M, at most K * temporal_dilation
+
+    def detach(self) -> "StreamState":
+        """The same history cut from the autograd graph (truncated back-propagation)."""
+        return StreamState(tuple(t.detach() for t in self.first),
+                           tuple(t.detach() for t in self.second))
+
+    def push(self, first: torch.Tensor, second: torch.Tensor,
+             config: ModelConfig) -> "StreamState":
+        keep = config.num_history
+        return StreamState((*self.first, first)[-keep:],
+                           (*self.second, second)[-keep * config.temporal_dilation:])
+
+
+def history(stored: tuple[torch.Tensor, ...], count: int, dilation: int,
+            current: torch.Tensor) -> list[torch.Tensor]:
+    """[X_{i-d}, X_{i-2d}, .., X_{i-count*d}] from `stored` (oldest first); `current` if missing."""
+    steps = [n * dilation for n in range(1, count + 1)]
+    return [stored[-step] if step <= len(stored) else current for step in steps]
+
+
+def conv3x3(in_channels: int, out_channels: int, dilation: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, 3, padding=dilation, dilation=dilation)
+
+
+def leaky() -> nn.LeakyReLU:
+    return nn.LeakyReLU(0.1, inplace=True)
+
+
+class ResidualBlock(nn.Module):
+    """x + conv(lrelu(conv(x)))."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(conv3x3(channels, channels), leaky(),
+                                  conv3x3(channels, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class FeatureExtractor(nn.Sequential):
+    """Block of spike frames (as channels) -> base intensity features Y_i."""
+
+    def __init__(self, in_channels: int, channels: int, num_blocks: int):
+        super().__init__(conv3x3(in_channels, channels), leaky(),
+                         *(ResidualBlock(channels) for _ in range(num_blocks)))
+
+
+class MFCA(nn.Module):
+    """Multi-frame consistency-guided alignment of K history features to the current feature.
+
+    Motion cues X = m([current, history]); K offset/mask fields O_n = f_n(X), predicted by one
+    stacked convolution; cross-correction O^R_n = O_n + h_n([O_1, .., O_K]), the K heads h_n
+    sharing their first layer; then DCN(history_n, O^R_n) with one DCN shared by all n.
+    Field n is 18G offsets (dy, dx per tap, `dcn` layout) followed by 9G mask logits.
+    Tensors over the K history features are stacked along the batch axis, nearest first.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        channels, count = config.channels, config.num_history
+        self.groups, self.max_offset = config.deform_groups, config.max_offset
+        field = 3 * TAPS * self.groups
+        self.motion = nn.Sequential(conv3x3((count + 1) * channels, channels), leaky(),
+                                    conv3x3(channels, channels), leaky())
+        self.initial = conv3x3(channels, count * field)
+        self.correction = nn.Sequential(conv3x3(count * field, channels), leaky(),
+                                        conv3x3(channels, count * field))
+        for layer in (self.initial, self.correction[-1]):  # start from identity alignment
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        self.deform = DeformConv2d(channels, channels, self.groups)
+
+    def forward(self, current: torch.Tensor, history: list[torch.Tensor]) -> torch.Tensor:
+        """(B, C, H, W) and K x (B, C, H, W) -> aligned history (K*B, C, H, W)."""
+        fields = self.initial(self.motion(torch.cat([current, *history], 1)))
+        fields = fields + self.correction(fields)
+        fields = torch.cat(fields.chunk(len(history), 1), 0)
+        offset, mask = fields.split([2 * TAPS * self.groups, TAPS * self.groups], 1)
+        offset = self.max_offset * torch.tanh(offset / self.max_offset)
+        return self.deform(torch.cat(history, 0), offset, torch.sigmoid(mask))
+
+
+class CMF(nn.Module):
+    """Content-aware modulation: F^ = (alpha * F~ + beta) + F~, with alpha and beta from
+    parallel dilated convolutions over [F~, current]. Shared by the K aligned features."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        channels, width = config.channels, config.cmf_channels
+        self.branches = nn.ModuleList(
+            nn.Sequential(conv3x3(2 * channels, width, dilation), leaky())
+            for dilation in config.cmf_dilations)
+        self.scale_shift = nn.Conv2d(width * len(self.branches), 2 * channels, 1)
+
+    def forward(self, aligned: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        """(K*B, C, H, W) aligned features and (B, C, H, W) current -> modulated (K*B, C, H, W)."""
+        pair = torch.cat([aligned, current.repeat(aligned.shape[0] // current.shape[0], 1, 1, 1)], 1)
+        alpha, beta = self.scale_shift(torch.cat([b(pair) for b in self.branches], 1)).chunk(2, 1)
+        return alpha * aligned + beta + aligned
+
+
+class RecurrentLayer(nn.Module):
+    """One propagation layer (RP-I or RP-II): MFCA, CMF, fusion with the current feature."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        channels = config.channels
+        self.align = MFCA(config)
+        self.modulate = CMF(config)
+        self.fuse = nn.Sequential(conv3x3((config.num_history + 1) * channels, channels), leaky(),
+                                  *(ResidualBlock(channels) for _ in range(config.fusion_blocks)))
+
+    def forward(self, current: torch.Tensor, history: list[torch.Tensor]) -> torch.Tensor:
+        modulated = self.modulate(self.align(current, history), current)
+        return current + self.fuse(torch.cat([current, *modulated.chunk(len(history), 0)], 1))
+
+
+class Upsampler(nn.Sequential):
+    """Features (C channels) -> one channel at `factor` times the resolution, by pixel shuffle.
+
+    "progressive": x2 stages of conv(C -> 4C) + shuffle, then conv(C -> 1);
+    "direct": conv(C -> factor^2) + one shuffle. The last convolution starts at zero.
+    """
+
+    def __init__(self, channels: int, factor: int, kind: str):
+        if kind == "progressive":
+            output = conv3x3(channels, 1)
+            layers = [*(layer for _ in range(int(math.log2(factor)))
+                        for layer in (conv3x3(channels, 4 * channels), nn.PixelShuffle(2), leaky())),
+                      output]
+        else:
+            output = conv3x3(channels, factor * factor)
+            layers = [output, nn.PixelShuffle(factor)]
+        super().__init__(*layers)
+        nn.init.zeros_(output.weight)
+        nn.init.zeros_(output.bias)
+
+
+class Spk2VidNet(nn.Module):
+    """The network; `hr, state = net(blocks, state)` (see the module docstring)."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        stride = config.trunk_stride
+        self.extract = FeatureExtractor(config.window * stride * stride, config.channels,
+                                        config.extract_blocks)
+        self.first = RecurrentLayer(config)
+        self.second = RecurrentLayer(config)
+        self.upsample = Upsampler(config.channels, config.scale * stride, config.upsampler)
+
+    def forward(self, blocks: torch.Tensor,
+                state: StreamState | None = None) -> tuple[torch.Tensor, StreamState]:
+        """Blocks (B, N, 2w+1, H, W) of 0/1 spikes, in stream order, continuing `state`.
+
+        Returns frames (B, N, 1, rH, rW) in firing-rate units and the state after the last block.
+        """
+        config = self.config
+        batch, count, window, height, width = blocks.shape
+        if window != config.window:
+            raise ValueError(f"{config.name} expects {config.window}-frame blocks, got {window}")
+        state = StreamState() if state is None else state
+        frames = blocks.flatten(0, 1)
+        stride = config.trunk_stride
+        padded = F.pad(frames, (0, -width % stride, 0, -height % stride), mode="replicate")
+        trunk_input = F.pixel_unshuffle(padded, stride).contiguous(
+            memory_format=torch.channels_last)
+        features = self.extract(trunk_input).unflatten(0, (batch, count))
+        outputs = []
+        for i in range(count):
+            current = features[:, i]
+            first = self.first(current, history(state.first, config.num_history, 1, current))
+            second = self.second(first, history(state.second, config.num_history,
+                                                config.temporal_dilation, first))
+            state = state.push(first, second, config)
+            outputs.append(second)
+        scale = config.scale
+        residual = self.upsample(torch.cat(outputs, 0))[..., :height * scale, :width * scale]
+        base = F.interpolate(frames.mean(1, keepdim=True), scale_factor=scale, mode="bicubic",
+                             align_corners=False)
+        # outputs are ordered (block, batch); bring them back to (batch, block).
+        residual = residual.unflatten(0, (count, batch)).transpose(0, 1)
+        return base.unflatten(0, (batch, count)) + residual, state
+
+
+def count_parameters(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())

@@ -1,0 +1,206 @@
+"""`--method net`: Spk2VidNet behind the same `reconstruct(block)` interface as TFP and TFI.
+
+`NetReconstructor` loads bundled (or given) weights and feeds the network one block per call,
+keeping its recurrent state in between, so streams of any length run in bounded memory. With
+`tile` > 0, frames are cut into overlapping tiles of `tile` x `tile` LR pixels; each tile keeps its
+own recurrent state, and tiles are blended with linear ramps across their overlaps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.model import StreamState
+from model import weights as weight_files
+from spk2vid_cli.errors import InputError
+from spk2vid_cli.windows import Block
+
+MODELS = ("auto", "full", "lite")
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def available_weights() -> dict[int, list[str]]:
+    """Bundled weights: {scale: ["full", "lite"] or a part of it}."""
+    return {scale: sorted(variants) for scale, variants in sorted(weight_files.bundled_weights().items())}
+
+
+def resolve_device(spec: str) -> torch.device:
+    """"auto" (CUDA when present, else CPU), "cpu", "cuda" or "cuda:N"."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise InputError(f"--device {spec}: use auto, cpu, cuda or cuda:N")
+    if device.type == "cuda":
+        count = torch.cuda.device_count()
+        if not count:
+            raise InputError(f"--device {spec}: PyTorch sees no CUDA GPU; use --device cpu")
+        if (device.index or 0) >= count:
+            raise InputError(f"--device {spec}: only {count} CUDA GPU(s), cuda:0..cuda:{count - 1}")
+    return device
+
+
+def resolve_precision(spec: str, device: torch.device) -> str:
+    """"auto" is bf16 on CUDA and fp32 on CPU; otherwise one of PRECISIONS."""
+    if spec == "auto":
+        return "bf16" if device.type == "cuda" else "fp32"
+    if spec not in PRECISIONS:
+        raise InputError(f"--precision {spec}: use auto, {', '.join(PRECISIONS)}")
+    return spec
+
+
+def choose_weights(scale: int, model: str, device: torch.device) -> tuple[Path, str]:
+    """The bundled weights for `scale` and `model`, and a note on the choice made by "auto"."""
+    if model not in MODELS:
+        raise InputError(f"--model {model}: use {', '.join(MODELS)}")
+    bundled = weight_files.bundled_weights()
+    if scale not in bundled:
+        have = ", ".join(f"x{s}" for s in sorted(bundled)) or "none"
+        raise InputError(f"{weight_files.WEIGHTS_DIR}: no network weights for --scale {scale} (weights exist "
+                         f"for: {have}); pass --method tfp, or --weights PATH")
+    variants = bundled[scale]
+    if model != "auto":
+        if model not in variants:
+            raise InputError(f"{weight_files.WEIGHTS_DIR}: no {model} weights for x{scale} (have: "
+                             f"{', '.join(sorted(variants))}); pick --model auto or --weights PATH")
+        return variants[model], ""
+    preferred = "full" if device.type == "cuda" else "lite"
+    note = f"--model auto: {preferred} on {device.type.upper()}"
+    if preferred not in variants:
+        (fallback,) = variants
+        return variants[fallback], f"{note}, but only {fallback} weights exist"
+    return variants[preferred], note
+
+
+def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+    """[start, stop) of tiles of `tile` pixels overlapping by at least `overlap`, covering length."""
+    if tile <= 0 or tile >= length:
+        return [(0, length)]
+    starts = list(range(0, length - tile, tile - overlap)) + [length - tile]
+    return [(start, start + tile) for start in starts]
+
+
+def ramp(length: int, ramp_in: float, ramp_out: float) -> torch.Tensor:
+    """Weights rising linearly over the first `ramp_in` and falling over the last `ramp_out`
+    samples (0: no ramp), 1 in between."""
+    centres = torch.arange(length, dtype=torch.float32) + 0.5
+    rise = centres / ramp_in if ramp_in else torch.ones(length)
+    fall = centres.flip(0) / ramp_out if ramp_out else torch.ones(length)
+    return torch.minimum(rise, fall).clamp(max=1)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile: its LR rows and columns and its HR blend weights (normalised over all tiles)."""
+
+    rows: slice
+    cols: slice
+    weight: torch.Tensor | None
+
+
+def plan_tiles(height: int, width: int, tile: int, overlap: int, scale: int) -> list[Tile]:
+    """Tiles covering an LR frame; a single tile (no blending) when `tile` covers it."""
+    row_spans, col_spans = tile_spans(height, tile, overlap), tile_spans(width, tile, overlap)
+    if len(row_spans) == len(col_spans) == 1:
+        return [Tile(slice(0, height), slice(0, width), None)]
+
+    def axis_weights(spans: list[tuple[int, int]]) -> list[torch.Tensor]:
+        ramp_length = overlap * scale
+        return [ramp((stop - start) * scale, ramp_length * (i > 0),
+                     ramp_length * (i < len(spans) - 1)) for i, (start, stop) in enumerate(spans)]
+
+    tiles = [Tile(slice(*rows), slice(*cols), row_weight[:, None] * col_weight[None, :])
+             for rows, row_weight in zip(row_spans, axis_weights(row_spans))
+             for cols, col_weight in zip(col_spans, axis_weights(col_spans))]
+    total = torch.zeros(height * scale, width * scale)
+    for t in tiles:
+        total[_hr(t.rows, scale), _hr(t.cols, scale)] += t.weight
+    return [Tile(t.rows, t.cols, t.weight / total[_hr(t.rows, scale), _hr(t.cols, scale)])
+            for t in tiles]
+
+
+def _hr(span: slice, scale: int) -> slice:
+    return slice(span.start * scale, span.stop * scale)
+
+
+class NetReconstructor:
+    """Spk2VidNet as a frame reconstructor; `reconstruct(block)` continues the stream.
+
+    `model` picks bundled weights ("auto": full on CUDA, lite on CPU) unless `weights` names a
+    file. `precision` other than fp32 runs under autocast. Output is clamped to [0, 1].
+    """
+
+    def __init__(self, scale: int, model: str = "auto", weights: Path | None = None,
+                 device: str = "auto", precision: str = "auto", tile: int = 0,
+                 tile_overlap: int = 16, compile: bool = False):
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        if tile < 0 or tile_overlap < 0 or (tile and tile_overlap >= tile):
+            raise InputError(f"--tile {tile} --tile-overlap {tile_overlap}: need tile > overlap >= 0 "
+                             "(tile 0 turns tiling off)")
+        if weights is None:
+            weights, note = choose_weights(scale, model, self.device)
+            source = f" ({note})" if note else ""
+        else:
+            source = f" from {weights}"
+        net, self.meta = weight_files.load_weights(weights)
+        config = net.config
+        if config.scale != scale:
+            raise InputError(f"{weights}: weights for x{config.scale}, not --scale {scale}; "
+                             f"pass --scale {config.scale} or other weights")
+        self.scale, self.window = scale, config.window
+        self.tile, self.tile_overlap = tile, tile_overlap
+        net = net.to(self.device, memory_format=torch.channels_last)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # one frame size per stream: tune once
+        if compile:
+            for part in (net.extract, net.first, net.second, net.upsample):
+                part.compile()
+        self.net = net
+        details = [str(self.device), self.precision]
+        details += [f"tiles {tile} px, overlap {tile_overlap}"] if tile else []
+        details += ["compiled"] if compile else []
+        self.description = f"Spk2VidNet {config.name}{source}, {', '.join(details)}"
+        self._plans: dict[tuple[int, int], list[Tile]] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream: the next block starts a new one."""
+        self._states: dict[int, StreamState] = {}
+
+    def reconstruct(self, block: Block) -> np.ndarray:
+        """The block's (H*scale, W*scale) float32 frame in firing-rate units."""
+        frames = torch.from_numpy(np.ascontiguousarray(block.frames)).to(self.device)
+        height, width = frames.shape[-2:]
+        blocks = frames[None, None].float()
+        autocast = torch.autocast(self.device.type, dtype=PRECISIONS[self.precision],
+                                  enabled=self.precision != "fp32")
+        with torch.inference_mode(), autocast:
+            tiles = self._plan(height, width)
+            if tiles[0].weight is None:
+                frame = self._run(0, blocks)
+            else:
+                frame = torch.zeros(height * self.scale, width * self.scale, device=self.device)
+                for key, t in enumerate(tiles):
+                    part = self._run(key, blocks[..., t.rows, t.cols])
+                    frame[_hr(t.rows, self.scale), _hr(t.cols, self.scale)] += part * t.weight
+            return frame.float().clamp_(0, 1).cpu().numpy()
+
+    def _run(self, key: int, blocks: torch.Tensor) -> torch.Tensor:
+        hr, self._states[key] = self.net(blocks, self._states.get(key))
+        return hr[0, 0, 0]
+
+    def _plan(self, height: int, width: int) -> list[Tile]:
+        if (height, width) not in self._plans:
+            tiles = plan_tiles(height, width, self.tile, self.tile_overlap, self.scale)
+            self._plans[(height, width)] = [
+                Tile(t.rows, t.cols, None if t.weight is None else t.weight.to(self.device))
+                for t in tiles]
+        return self._plans[(height, width)]

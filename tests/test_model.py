@@ -1,0 +1,147 @@
+"""Spk2VidNet: shapes, gradients, determinism, streaming state, configurations."""
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from model.model import CONFIGS, ModelConfig, Spk2VidNet, StreamState, count_parameters, history
+from torch_helpers import one_thread  # noqa: F401 (autouse fixture)
+
+# A few channels, every part present (deformable groups, dilations, residual blocks).
+TINY = replace(CONFIGS["x2"], name="tiny", window=5, channels=8, extract_blocks=1, fusion_blocks=1,
+               deform_groups=2, cmf_channels=4)
+
+
+def trained_looking(config: ModelConfig, seed: int = 0) -> Spk2VidNet:
+    """A network whose zero-initialised layers (offsets, output) have moved, as after training."""
+    torch.manual_seed(seed)
+    net = Spk2VidNet(config)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return net
+
+
+def spikes(batch: int, count: int, window: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.rand(batch, count, window, height, width, generator=gen) < 0.3).float()
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_every_config_on_odd_frame_sizes(name):
+    config = CONFIGS[name]
+    net = trained_looking(config)
+    with torch.no_grad():
+        hr, state = net(spikes(2, 2, config.window, 13, 17))
+    r = config.scale
+    assert hr.shape == (2, 2, 1, 13 * r, 17 * r)
+    assert torch.isfinite(hr).all()
+    assert len(state.first) == 2 and len(state.second) == 2
+
+
+def test_untrained_network_outputs_bicubic_tfp():
+    blocks = spikes(1, 3, TINY.window, 9, 11)
+    hr, _ = Spk2VidNet(TINY)(blocks)
+    tfp = blocks.mean(2).flatten(0, 1)[:, None]
+    expected = F.interpolate(tfp, scale_factor=TINY.scale, mode="bicubic", align_corners=False)
+    torch.testing.assert_close(hr.flatten(0, 1), expected)
+
+
+def test_every_parameter_gets_a_gradient():
+    net = trained_looking(TINY)
+    hr, _ = net(spikes(2, 3, TINY.window, 10, 12))
+    hr.square().mean().backward()
+    dead = [name for name, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not dead
+
+
+def test_deterministic_on_cpu():
+    blocks = spikes(1, 3, TINY.window, 10, 12)
+    first, _ = trained_looking(TINY, seed=3)(blocks)
+    second, _ = trained_looking(TINY, seed=3)(blocks)
+    assert torch.equal(first, second)
+
+
+@pytest.mark.parametrize("name", ["tiny", "x4-lite"])
+def test_stream_in_chunks_matches_the_whole_stream(name):
+    config = TINY if name == "tiny" else CONFIGS[name]
+    net = trained_looking(config)
+    blocks = spikes(1, 7, config.window, 12, 15, seed=1)
+    with torch.no_grad():
+        whole, _ = net(blocks)
+    for chunk in (1, 3):
+        state, frames = None, []
+        for start in range(0, 7, chunk):
+            hr, state = net(blocks[:, start:start + chunk], state)
+            state = state.detach()
+            frames.append(hr.detach())
+        torch.testing.assert_close(torch.cat(frames, 1), whole, rtol=0, atol=1e-5)
+
+
+def test_history_changes_the_output():
+    net = trained_looking(TINY)
+    blocks = spikes(1, 3, TINY.window, 10, 12)
+    with torch.no_grad():
+        streamed, _ = net(blocks)
+        alone, _ = net(blocks[:, 2:])
+    assert (streamed[:, 2] - alone[:, 0]).abs().max() > 1e-4
+
+
+def test_state_keeps_k_and_2k_outputs_and_detaches():
+    net = trained_looking(TINY)
+    _, state = net(spikes(1, 6, TINY.window, 8, 9))
+    assert len(state.first) == TINY.num_history
+    assert len(state.second) == TINY.num_history * TINY.temporal_dilation
+    assert all(t.requires_grad for t in state.first + state.second)
+    detached = state.detach()
+    assert not any(t.requires_grad for t in detached.first + detached.second)
+
+
+def test_history_fills_missing_entries_with_the_current_feature():
+    stored = tuple(torch.full((1,), float(i)) for i in range(3))  # oldest first: i-3, i-2, i-1
+    current = torch.zeros(1)
+    assert history(stored, 2, 1, current) == [stored[2], stored[1]]
+    dilated = history(stored, 2, 2, current)
+    assert dilated[0] is stored[1] and dilated[1] is current
+    assert all(t is current for t in history((), 2, 2, current))
+
+
+def test_wrong_block_length_is_rejected():
+    with pytest.raises(ValueError, match="5-frame blocks"):
+        Spk2VidNet(TINY)(spikes(1, 1, 7, 8, 8))
+
+
+def test_config_json_round_trip_and_validation():
+    for config in CONFIGS.values():
+        assert ModelConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    with pytest.raises(TypeError):
+        ModelConfig.from_dict({**TINY.to_dict(), "colour": True})
+    with pytest.raises(ValueError):
+        replace(TINY, deform_groups=3)
+    with pytest.raises(ValueError):
+        replace(TINY, scale=3)
+
+
+def macs(config: ModelConfig) -> int:
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        Spk2VidNet(config)(spikes(1, 1, config.window, 16, 16))
+    return counter.get_total_flops() // 2
+
+
+def test_sizes_match_the_paper_and_lite_is_at_least_four_times_cheaper():
+    paper_millions = {"x4": 3.73, "x8": 3.88}  # METHOD.md results table
+    for name, millions in paper_millions.items():
+        assert abs(count_parameters(Spk2VidNet(CONFIGS[name])) / 1e6 - millions) < 0.1 * millions
+    for scale in (2, 4, 8):
+        assert macs(CONFIGS[f"x{scale}"]) >= 4 * macs(CONFIGS[f"x{scale}-lite"])
+
+
+def test_empty_state_is_a_fresh_stream():
+    net = trained_looking(TINY)
+    blocks = spikes(1, 2, TINY.window, 8, 9)
+    with torch.no_grad():
+        assert torch.equal(net(blocks)[0], net(blocks, StreamState())[0])

@@ -1,0 +1,135 @@
+"""Weights on disk: round trip, fp16 storage, bundled names, and one-line errors for bad files."""
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from model import weights
+from model.model import CONFIGS, Spk2VidNet
+from model.weights import bundled_weights, load_weights, save_weights
+from spk2vid_cli.errors import InputError
+from torch_helpers import one_thread  # noqa: F401 (autouse fixture)
+
+TINY = replace(CONFIGS["x2-lite"], name="tiny", window=5, channels=8, cmf_channels=4)
+
+
+def network(seed: int = 0) -> Spk2VidNet:
+    torch.manual_seed(seed)
+    net = Spk2VidNet(TINY)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return net
+
+
+def outputs(net: Spk2VidNet) -> torch.Tensor:
+    blocks = (torch.rand(1, 2, TINY.window, 6, 7, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    with torch.no_grad():
+        return net(blocks)[0]
+
+
+@pytest.mark.parametrize("half", [False, True])
+def test_round_trip(tmp_path, half):
+    net = network()
+    path = tmp_path / "nested" / "tiny.pt"
+    meta = {"steps": 12, "metrics": {"psnr": 30.5}}
+    save_weights(net, path, meta, half=half)
+    loaded, loaded_meta = load_weights(path)
+    assert loaded_meta == meta
+    assert loaded.config == TINY and not loaded.training
+    assert json.loads(path.with_suffix(".json").read_text())["config"]["name"] == "tiny"
+    if half:
+        assert all(t.dtype == torch.float16 for t in torch.load(path, weights_only=True).values())
+        torch.testing.assert_close(outputs(loaded), outputs(net), rtol=0, atol=1e-2)
+    else:
+        assert torch.equal(outputs(loaded), outputs(net))
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_bundled_weights_are_found_by_name(tmp_path, monkeypatch):
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
+    for name in ("x4-lite", "x2-full", "x8-huge"):
+        save_weights(network(), tmp_path / f"{name}.pt", {})
+    save_weights(network(), tmp_path / "x8-full.pt", {})
+    (tmp_path / "x8-full.json").unlink()  # weights without their config do not count
+    assert bundled_weights() == {4: {"lite": tmp_path / "x4-lite.pt"}, 2: {"full": tmp_path / "x2-full.pt"}}
+
+
+def saved(tmp_path):
+    path = tmp_path / "w.pt"
+    save_weights(network(), path, {})
+    return path
+
+
+def truncate(path):
+    path.write_bytes(path.read_bytes()[:200])
+
+
+def garbage(path):
+    path.write_bytes(b"not a zip, not a pickle")
+
+
+def holds_code(path):
+    torch.save({"x": torch.zeros(1), "f": print}, path)  # weights_only refuses callables
+
+
+def holds_a_list(path):
+    torch.save([torch.zeros(1)], path)
+
+
+def wider_config(path):
+    record = json.loads(path.with_suffix(".json").read_text())
+    record["config"]["channels"] = 16
+    path.with_suffix(".json").write_text(json.dumps(record))
+
+
+def dropped_tensor(path):
+    state = torch.load(path, weights_only=True)
+    state.pop(next(iter(state)))
+    torch.save(state, path)
+
+
+def bad_json(path):
+    path.with_suffix(".json").write_text("{config: ")
+
+
+def unknown_key(path):
+    record = json.loads(path.with_suffix(".json").read_text())
+    record["config"]["colour"] = True
+    path.with_suffix(".json").write_text(json.dumps(record))
+
+
+def no_config(path):
+    path.with_suffix(".json").write_text('{"meta": {}}')
+
+
+def invalid_config(path):
+    record = json.loads(path.with_suffix(".json").read_text())
+    record["config"]["upsampler"] = "magic"
+    path.with_suffix(".json").write_text(json.dumps(record))
+
+
+def missing_json(path):
+    path.with_suffix(".json").unlink()
+
+
+def missing_weights(path):
+    path.unlink()
+
+
+@pytest.mark.parametrize("damage, culprit", [
+    (truncate, ".pt"), (garbage, ".pt"), (holds_code, ".pt"), (holds_a_list, ".pt"),
+    (wider_config, ".pt"), (dropped_tensor, ".pt"), (missing_weights, ".pt"),
+    (bad_json, ".json"), (unknown_key, ".json"), (no_config, ".json"), (invalid_config, ".json"),
+    (missing_json, ".json"),
+])
+def test_bad_files_give_one_line_naming_the_file(tmp_path, damage, culprit):
+    path = saved(tmp_path)
+    damage(path)
+    with pytest.raises(InputError) as err:
+        load_weights(path)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(str(path.with_suffix(culprit)))
