@@ -1,0 +1,350 @@
+"""Evaluation of reconstructions against ground truth (`spk2vid eval` and the trainer's validation).
+
+Two sources of paired data, scored the same way:
+- recordings written by `spk2vid simulate --save-gt` (a .dat and its ground-truth TIFF stack), run
+  through the same reconstructors as `spk2vid convert` (`evaluate_recordings`);
+- the fixed synthetic validation set of `model.synth.validation_segments`, batched in torch
+  (`synthetic_scores`, and `net_scores` / `baseline_scores` for the trainer).
+
+Methods:
+- net-full, net-lite (bundled weights for the scale) or net:NAME (`--weights`): Spk2VidNet, run
+  from the first block of the stream with its recurrent state;
+- TFP41: mean of 41 spike frames around the block centre, bicubic upsampling (the paper's
+  baseline); TFI41: inverse inter-spike interval within 41 frames, bicubic;
+- oracle: bicubic upsampling of the clean LR frame (the ground truth area-downscaled), i.e. a
+  perfect sensor reading followed by interpolation.
+Near the ends of a stream a classical window shrinks to the widest one centred on the block centre.
+
+Metrics follow `model.metrics`: intensity = firing rate / conversion rate, clipped to [0, 1],
+one grey channel, `scale` border pixels cropped. Each frame is scored on its own; a sequence's
+figure is the mean over its frames, the overall figure the mean over sequences, and the
+PSNR-vs-position curve the mean over sequences at each block position (0 = first block).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tifffile
+import torch
+import torch.nn.functional as F
+
+from model.metrics import psnr, ssim
+from model.model import Spk2VidNet
+from model.synth import Segment
+from spk2vid_cli.classical import TFI, TFP, upsample
+from spk2vid_cli.errors import InputError, OutputError
+from spk2vid_cli.net import NetReconstructor
+from spk2vid_cli.simulate import area_downscale
+from spk2vid_cli.spikes import SpikeRecording, open_recording
+from spk2vid_cli.windows import Block
+
+CLASSICAL_WINDOW = 41
+NET_CHUNK = 9  # blocks per network call on the synthetic set (bounds memory, state carries over)
+CONVENTIONS = ("intensity = firing rate / conversion rate, clipped to [0, 1]; grey; `scale` border pixels "
+               "cropped; SSIM: Gaussian 11x11, sigma 1.5, K1 0.01, K2 0.03; means over frames, then sequences")
+
+
+@dataclass
+class Scores:
+    """Per-frame PSNR (dB) and SSIM of one method: arrays (streams, block positions), NaN where absent."""
+
+    psnr: np.ndarray
+    ssim: np.ndarray
+
+    def summary(self) -> dict:
+        return {"psnr": _mean(self.psnr), "ssim": _mean(self.ssim), "psnr_by_position": _mean_by_position([self])}
+
+
+def _mean(values: np.ndarray) -> float:
+    """Mean of the per-stream means (streams weigh equally however long they are)."""
+    return float(np.nanmean(np.nanmean(values, axis=-1)))
+
+
+def _mean_by_position(scores: list[Scores]) -> list[float]:
+    """PSNR per block position, averaged over every stream of `scores` that reaches it."""
+    length = max(s.psnr.shape[-1] for s in scores)
+    rows = [np.pad(s.psnr, ((0, 0), (0, length - s.psnr.shape[-1])), constant_values=np.nan) for s in scores]
+    return np.nanmean(np.concatenate(rows), axis=0).round(4).tolist()
+
+
+def score(pred: torch.Tensor, gt: torch.Tensor, rate: float | torch.Tensor, crop: int) -> Scores:
+    """Scores of predictions (B, N, 1, H, W) against ground truth, both in firing-rate units.
+
+    `rate`: one number or one per stream (B,). Streams are scored one at a time to bound memory.
+    """
+    rates = torch.as_tensor(rate).expand(len(pred))
+    per_stream = [[metric(p, t, r, crop)[:, 0].cpu().numpy() for metric in (psnr, ssim)]
+                  for p, t, r in zip(pred, gt, rates)]
+    return Scores(*(np.stack(values) for values in zip(*per_stream)))
+
+
+# --- The synthetic validation set, batched --------------------------------------------------------------
+
+
+def bicubic(images: torch.Tensor, scale: int) -> torch.Tensor:
+    """Bicubic upsampling of (..., h, w) images, clamped at 0 (as `classical.upsample`)."""
+    flat = images.reshape(-1, 1, *images.shape[-2:]).float()
+    up = F.interpolate(flat, scale_factor=scale, mode="bicubic", align_corners=False).clamp_min(0)
+    return up.reshape(*images.shape[:-2], *up.shape[-2:])
+
+
+def stream_from_blocks(blocks: torch.Tensor, stride: int) -> torch.Tensor:
+    """The spike stream (B, T, h, w) that consecutive overlapping blocks (B, N, window, h, w) were cut from."""
+    return torch.cat([blocks[:, :-1, :stride].flatten(1, 2), blocks[:, -1]], dim=1)
+
+
+def predict_tfp(blocks: torch.Tensor, stride: int, scale: int, window: int = CLASSICAL_WINDOW) -> torch.Tensor:
+    """TFP over `window` frames around each block centre (shrunk to fit at the ends), bicubic: (B, N, 1, H, W)."""
+    stream = stream_from_blocks(blocks, stride)
+    length, half = stream.shape[1], window // 2
+    centres = torch.arange(blocks.shape[1]) * stride + blocks.shape[2] // 2
+    reach = torch.minimum(torch.minimum(centres, length - 1 - centres), torch.tensor(half))
+    totals = F.pad(stream.cumsum(1), (0, 0, 0, 0, 1, 0))
+    counts = totals[:, centres + reach + 1] - totals[:, centres - reach]
+    means = counts / (2 * reach + 1).to(counts).reshape(1, -1, 1, 1)
+    return bicubic(means, scale)[:, :, None]
+
+
+def predict_net(net: Spk2VidNet, blocks: torch.Tensor, chunk: int = NET_CHUNK) -> torch.Tensor:
+    """The network over whole streams (B, N, window, h, w), `chunk` blocks per call, state carried over.
+
+    Runs in bf16 autocast on CUDA (as `spk2vid convert` does by default), fp32 on the CPU.
+    """
+    outputs, state = [], None
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=blocks.is_cuda)
+    with torch.no_grad(), autocast:
+        for start in range(0, blocks.shape[1], chunk):
+            hr, state = net(blocks[:, start:start + chunk], state)
+            outputs.append(hr.float())
+    return torch.cat(outputs, 1)
+
+
+def baseline_scores(segment: Segment, scale: int, stride: int) -> dict[str, Scores]:
+    """TFP41 + bicubic and the clean-LR bicubic oracle on a validation segment."""
+    crop = scale
+    return {"TFP41": score(predict_tfp(segment.blocks, stride, scale), segment.gt, segment.rate, crop),
+            "oracle": score(bicubic(segment.lr_clean, scale), segment.gt, segment.rate, crop)}
+
+
+def net_scores(net: Spk2VidNet, segment: Segment) -> Scores:
+    """The network's scores on a validation segment, on the segment's device."""
+    return score(predict_net(net, segment.blocks), segment.gt, segment.rate, net.config.scale)
+
+
+def synthetic_scores(segment: Segment, nets: dict[str, Spk2VidNet], scale: int, stride: int,
+                     device: torch.device) -> dict[str, dict[str, Scores]]:
+    """Every network and the baselines on the synthetic validation set, as one sequence."""
+    segment = segment.to(device)
+    results = {label: net_scores(net.to(device).eval(), segment) for label, net in nets.items()}
+    return {"synthetic-val": {**results, **baseline_scores(segment, scale, stride)}}
+
+
+# --- Recordings with ground truth ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A simulated recording and its ground-truth TIFF stack."""
+
+    name: str
+    spikes: Path
+    truth: Path
+
+
+def truth_for(spikes: Path) -> Path | None:
+    """The ground truth of `X.dat`: `X.gt.tif` beside it, else `gt.tif` in the same folder."""
+    for candidate in (spikes.with_name(spikes.stem + ".gt.tif"), spikes.parent / "gt.tif"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def find_pairs(paths: list[Path], truth: Path | None = None) -> list[Pair]:
+    """Pairs from .dat files and folders (searched recursively); `truth` names the GT of a single .dat."""
+    if truth is not None:
+        if len(paths) != 1 or not paths[0].is_file():
+            raise InputError(f"--gt {truth}: give exactly one spike file with it, or drop --gt to pair by name")
+        return [Pair(paths[0].stem, paths[0], truth)]
+    pairs = []
+    for path in paths:
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder; check the path")
+        for spikes in sorted(path.rglob("*.dat")) if path.is_dir() else [path]:
+            found = truth_for(spikes)
+            if found is None and path.is_file():
+                raise InputError(f"{spikes}: no ground truth beside it ({spikes.stem}.gt.tif or gt.tif); "
+                                 "pass --gt or make one with spk2vid simulate --save-gt")
+            if found is not None:
+                name = spikes.relative_to(path).with_suffix("").as_posix() if path.is_dir() else spikes.stem
+                pairs.append(Pair(name, spikes, found))
+    if not pairs:
+        raise InputError(f"{', '.join(map(str, paths))}: no .dat with a ground-truth TIFF found; "
+                         "make pairs with spk2vid simulate --save-gt")
+    return pairs
+
+
+@dataclass(frozen=True)
+class Truth:
+    """An opened ground-truth stack: metadata plus frames read one at a time."""
+
+    spike_frames: list[int]
+    rate: float
+    scale: int
+    read: Callable[[int], np.ndarray]
+
+
+def open_truth(path: Path, tif: tifffile.TiffFile) -> Truth:
+    """Check a `--save-gt` stack's metadata; frames come from `tif` page by page."""
+    meta = (tif.shaped_metadata or [{}])[0]
+    missing = [key for key in ("spike_frames", "rate", "downscale") if key not in meta]
+    if missing:
+        raise InputError(f"{path}: no {', '.join(missing)} in its metadata; write it with spk2vid simulate --save-gt")
+    if len(meta["spike_frames"]) != len(tif.pages):
+        raise InputError(f"{path}: {len(tif.pages)} pages for {len(meta['spike_frames'])} spike frames; "
+                         "the file is damaged, simulate it again")
+    return Truth(list(meta["spike_frames"]), float(meta["rate"]), int(meta["downscale"]),
+                 lambda k: tif.pages[k].asarray())
+
+
+def blocks_at(recording: SpikeRecording, centres: list[int], window: int, shrink: bool) -> Iterator[Block]:
+    """Blocks of `window` frames centred on `centres`; with `shrink`, narrowed to fit inside the recording."""
+    for index, centre in enumerate(centres):
+        half = min(window // 2, centre, recording.num_frames - 1 - centre) if shrink else window // 2
+        if half < 0 or centre - half < 0 or centre + half >= recording.num_frames:
+            raise InputError(f"{recording.path}: ground-truth frame {centre} has no {window}-frame block around it; "
+                             "simulate with the default --gt-window 21")
+        yield Block(index, centre, recording.frames(centre - half, centre + half + 1))
+
+
+def score_frames(frames: Iterator[np.ndarray], truth: Truth) -> Scores:
+    """Scores of a sequence of (H, W) firing-rate frames against the ground truth, one frame at a time."""
+    pairs = ((torch.from_numpy(np.ascontiguousarray(frame)), torch.from_numpy(truth.read(k)))
+             for k, frame in enumerate(frames))
+    values = [(psnr(p, t, truth.rate, truth.scale).item(), ssim(p, t, truth.rate, truth.scale).item())
+              for p, t in pairs]
+    per_frame = np.array(values).T[:, None]
+    return Scores(per_frame[0], per_frame[1])
+
+
+NetsForScale = Callable[[int], dict[str, NetReconstructor]]
+
+
+def evaluate_pair(pair: Pair, nets_for: NetsForScale) -> dict[str, Scores]:
+    """Every method on one pair; `nets_for(scale)` gives the networks for the pair's scale (label -> net)."""
+    try:
+        tif = tifffile.TiffFile(pair.truth)
+    except (OSError, tifffile.TiffFileError) as err:
+        raise InputError(f"{pair.truth}: not a readable TIFF ({err}); "
+                         "give the file of spk2vid simulate --save-gt") from None
+    with tif, open_recording(pair.spikes) as recording:
+        truth = open_truth(pair.truth, tif)
+        scale = truth.scale
+        if (recording.height * scale, recording.width * scale) != tuple(tif.pages[0].shape):
+            raise InputError(f"{pair.truth}: {tif.pages[0].shape} frames do not match {pair.spikes} "
+                             f"({recording.height}x{recording.width}) at x{scale}; pair the files written together")
+
+        def run(method: NetReconstructor | TFP | TFI, shrink: bool) -> Scores:
+            blocks = blocks_at(recording, truth.spike_frames, method.window, shrink)
+            return score_frames((method.reconstruct(block) for block in blocks), truth)
+
+        scores = {}
+        for label, net in nets_for(scale).items():
+            net.reset()
+            scores[label] = run(net, shrink=False)
+        scores["TFP41"] = run(TFP(scale, CLASSICAL_WINDOW), shrink=True)
+        scores["TFI41"] = run(TFI(scale, CLASSICAL_WINDOW), shrink=True)
+        clean = (upsample(area_downscale(torch.from_numpy(truth.read(k)), scale).numpy(), scale)
+                 for k in range(len(truth.spike_frames)))
+        scores["oracle"] = score_frames(clean, truth)
+    return scores
+
+
+def evaluate_recordings(pairs: list[Pair], nets_for: NetsForScale,
+                        progress: Callable[[str], None] = lambda name: None) -> dict[str, dict[str, Scores]]:
+    """{pair name: {method: Scores}} over all pairs; `progress(name)` is called before each."""
+    results = {}
+    for pair in pairs:
+        progress(pair.name)
+        results[pair.name] = evaluate_pair(pair, nets_for)
+    return results
+
+
+# --- Reports ---------------------------------------------------------------------------------------------
+
+
+def methods_of(results: dict[str, dict[str, Scores]]) -> list[str]:
+    """Method labels in first-seen order."""
+    return list(dict.fromkeys(label for scores in results.values() for label in scores))
+
+
+def overall(results: dict[str, dict[str, Scores]]) -> dict[str, dict]:
+    """Per method: PSNR and SSIM as means of the sequence means, and the PSNR-vs-position curve."""
+    summary = {}
+    for label in methods_of(results):
+        scores = [seq[label] for seq in results.values() if label in seq]
+        summary[label] = {"psnr": float(np.mean([_mean(s.psnr) for s in scores])),
+                          "ssim": float(np.mean([_mean(s.ssim) for s in scores])),
+                          "sequences": len(scores),
+                          "psnr_by_position": _mean_by_position(scores)}
+    return summary
+
+
+def report(results: dict[str, dict[str, Scores]]) -> dict:
+    """The JSON report: conventions, overall figures and per-sequence figures (per-frame PSNR included)."""
+    sequences = {name: {label: {**s.summary(), "psnr_per_frame": np.round(s.psnr, 4).tolist()}
+                        for label, s in scores.items()} for name, scores in results.items()}
+    return {"conventions": CONVENTIONS, "overall": overall(results), "sequences": sequences}
+
+
+def write_curve(results: dict[str, dict[str, Scores]], path: Path) -> Path | None:
+    """PSNR per block position as CSV at `path`, and a PNG beside it when matplotlib is installed.
+
+    Returns the PNG path, or None when no plot was made.
+    """
+    summary = overall(results)
+    labels = list(summary)
+    curves = [summary[label]["psnr_by_position"] for label in labels]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["position", *labels])
+            for position in range(max(map(len, curves))):
+                writer.writerow([position, *(c[position] if position < len(c) else "" for c in curves)])
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write the curve ({err.strerror or err}); check the folder") from None
+    return _plot_curve(labels, curves, path.with_suffix(".png"))
+
+
+def _plot_curve(labels: list[str], curves: list[list[float]], path: Path) -> Path | None:
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for label, curve in zip(labels, curves):
+        axes.plot(curve, label=label)
+    axes.set(xlabel="block position in stream", ylabel="PSNR (dB)", title="PSNR vs position in stream")
+    axes.legend()
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def write_report(results: dict[str, dict[str, Scores]], path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report(results), indent=1) + "\n")
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write the report ({err.strerror or err}); check the folder") from None

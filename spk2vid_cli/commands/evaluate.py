@@ -1,0 +1,112 @@
+"""`spk2vid eval`: PSNR/SSIM of the network and the classical methods against ground truth."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from spk2vid_cli.errors import InputError
+
+NETS = "Networks"
+OUTPUT = "Output"
+
+
+def evaluate(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        metavar="PATH", show_default=False,
+        help="Spike files from `spk2vid simulate --save-gt`, or folders searched for them; the ground truth "
+             "of X.dat is X.gt.tif beside it, else gt.tif in its folder.")] = None,
+    gt: Annotated[Path | None, typer.Option(help="Ground-truth TIFF of a single spike file.")] = None,
+    synthetic: Annotated[Path | None, typer.Option(
+        help="Instead of files: the fixed synthetic validation set, from this source folder's val split.")] = None,
+    scale: Annotated[int, typer.Option(help="With --synthetic: the super-resolution factor.")] = 4,
+    weights: Annotated[list[Path] | None, typer.Option(
+        rich_help_panel=NETS,
+        help="Also evaluate these weights (repeatable); bundled weights are always included.")] = None,
+    device: Annotated[str, typer.Option(rich_help_panel=NETS, help="auto, cpu, cuda or cuda:N.")] = "auto",
+    precision: Annotated[str, typer.Option(
+        rich_help_panel=NETS,
+        help="Network precision for files: auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, fp16.")] = "auto",
+    json_path: Annotated[Path | None, typer.Option(
+        "--json", rich_help_panel=OUTPUT,
+        help="Write the full report (per frame, per sequence, overall) as JSON.")] = None,
+    curve: Annotated[Path | None, typer.Option(
+        rich_help_panel=OUTPUT,
+        help="Write PSNR per block position as CSV (and a PNG beside it with matplotlib).")] = None,
+) -> None:
+    """Score the network (bundled and --weights), TFP41, TFI41 and the clean-LR bicubic oracle
+    on recordings with ground truth; see model/evaluate.py for the conventions."""
+    from model import evaluate as ev
+
+    console = Console(stderr=True)
+    choices = _weight_choices(weights or [])
+    if synthetic is not None:
+        if paths:
+            raise InputError(f"{paths[0]}: give spike files or --synthetic, not both")
+        results = _synthetic(synthetic, scale, choices, device)
+    else:
+        if not paths:
+            raise InputError("no input: give spike files or folders (from spk2vid simulate --save-gt), "
+                             "or --synthetic DIR")
+        pairs = ev.find_pairs(paths, gt)
+
+        @cache
+        def nets_for(pair_scale: int) -> dict:
+            from spk2vid_cli.net import NetReconstructor
+
+            return {label: NetReconstructor(pair_scale, weights=path, device=device, precision=precision)
+                    for label, (net_scale, path) in choices.items() if net_scale == pair_scale}
+
+        results = ev.evaluate_recordings(pairs, nets_for,
+                                         lambda name: console.print(f"evaluating {name}", highlight=False))
+    Console().print(_table(results))
+    if json_path is not None:
+        ev.write_report(results, json_path)
+    if curve is not None:
+        plot = ev.write_curve(results, curve)
+        console.print(f"curve: {curve}" + (f", {plot}" if plot else " (install matplotlib for a PNG)"), highlight=False)
+
+
+def _weight_choices(extra: list[Path]) -> dict[str, tuple[int, Path]]:
+    """label -> (scale, weights): bundled weights as net-full / net-lite, others as net:NAME."""
+    from model.weights import bundled_weights, load_weights
+
+    choices = {f"net-{variant}": (scale, path)
+               for scale, variants in bundled_weights().items() for variant, path in variants.items()}
+    for path in extra:
+        choices[f"net:{path.stem}"] = (load_weights(path)[0].config.scale, path)
+    return choices
+
+
+def _synthetic(folder: Path, scale: int, choices: dict[str, tuple[int, Path]], device: str) -> dict:
+    from model.evaluate import synthetic_scores
+    from model.sources import SourcePool
+    from model.synth import validation_segments
+    from model.train import STRIDE
+    from model.weights import load_weights
+    from spk2vid_cli.net import resolve_device
+
+    nets = {label: load_weights(path)[0] for label, (net_scale, path) in choices.items() if net_scale == scale}
+    segment = validation_segments(SourcePool(folder, "val"), scale, stride=STRIDE)
+    return synthetic_scores(segment, nets, scale, STRIDE, resolve_device(device))
+
+
+def _table(results: dict) -> Table:
+    """One row per sequence and method, then the overall means."""
+    from model.evaluate import overall
+
+    table = Table("sequence", "method", "frames", "PSNR (dB)", "SSIM", title="Reconstruction quality")
+    for name, scores in results.items():
+        for label, s in scores.items():
+            summary = s.summary()
+            table.add_row(name, label, str(s.psnr.size), f"{summary['psnr']:.2f}", f"{summary['ssim']:.4f}")
+        table.add_section()
+    for label, summary in overall(results).items():
+        table.add_row("[bold]all[/bold]", label, f"{summary['sequences']} seq", f"{summary['psnr']:.2f}",
+                      f"{summary['ssim']:.4f}")
+    return table

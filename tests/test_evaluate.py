@@ -1,0 +1,158 @@
+"""Evaluation on a tiny simulated pair and on synthetic streams: methods, baselines, reports, pairing."""
+
+import csv
+import json
+from dataclasses import replace
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+
+from model.evaluate import (baseline_scores, evaluate_recordings, find_pairs, predict_tfp, report,
+                            stream_from_blocks, synthetic_scores, write_curve)
+from model.model import CONFIGS, Spk2VidNet
+from model.sources import SourcePool
+from model.synth import StreamBatch
+from model.weights import save_weights
+from spk2vid_cli.classical import TFP
+from spk2vid_cli.cli import main
+from spk2vid_cli.errors import InputError
+from spk2vid_cli.net import NetReconstructor
+from spk2vid_cli.simulate import SensorModel, simulate_file
+from spk2vid_cli.windows import Block
+
+TINY = replace(CONFIGS["x2"], name="tiny", channels=8, extract_blocks=0, fusion_blocks=0, deform_groups=2,
+               cmf_channels=4, cmf_dilations=(1, 2), upsampler="direct")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def texture(height: int, width: int, seed: int) -> np.ndarray:
+    """A random image with detail at several scales, in [0.1, 0.9]."""
+    rng = np.random.default_rng(seed)
+    layers = [torch.nn.functional.interpolate(torch.from_numpy(rng.random((1, 1, height // f, width // f), np.float32)),
+                                              size=(height, width), mode="bilinear", align_corners=False)
+              for f in (2, 4, 8)]
+    return (0.1 + 0.8 * sum(layers)[0, 0] / 3).numpy()
+
+
+@pytest.fixture(scope="module")
+def pair_dir(tmp_path_factory):
+    """A 32x40 x2 recording of 70 spike frames with its ground truth, as spk2vid simulate writes them."""
+    folder = tmp_path_factory.mktemp("pairs")
+    still = folder / "still.png"
+    iio.imwrite(still, np.round(texture(64, 80, 0) * 255).astype(np.uint8))
+    simulate_file(still, folder / "scene" / "scene.dat", downscale=2, frames=70, sensor=SensorModel(rate=0.4),
+                  save_gt=folder / "scene" / "scene.gt.tif")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    torch.manual_seed(0)
+    net = Spk2VidNet(TINY)
+    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
+    save_weights(net, path, {}, half=False)
+    return path
+
+
+def test_recordings_are_scored_per_method_and_the_oracle_beats_tfp(pair_dir, tiny_weights):
+    pairs = find_pairs([pair_dir])
+    assert [p.name for p in pairs] == ["scene/scene"]
+    asked = []
+
+    def nets_for(scale):
+        asked.append(scale)
+        return {"net:tiny": NetReconstructor(scale, weights=tiny_weights, device="cpu")}
+
+    results = evaluate_recordings(pairs, nets_for)
+    scores = results["scene/scene"]
+    assert asked == [2] and list(scores) == ["net:tiny", "TFP41", "TFI41", "oracle"]
+    for s in scores.values():
+        assert s.psnr.shape == s.ssim.shape == (1, 5)  # frames 10, 20, .., 50
+        assert np.isfinite(s.psnr).all() and ((s.ssim > 0) & (s.ssim <= 1)).all()
+    summary = {label: s.summary() for label, s in scores.items()}
+    assert summary["oracle"]["psnr"] > summary["TFP41"]["psnr"] > 15
+    assert summary["oracle"]["ssim"] > summary["TFP41"]["ssim"]
+    # The untrained network is bicubic TFP over its 21-frame blocks: noisier than TFP41 on a slow scene.
+    assert summary["TFP41"]["psnr"] > summary["net:tiny"]["psnr"] > 15
+
+
+def test_report_and_curve_hold_every_method(pair_dir, tmp_path):
+    results = evaluate_recordings(find_pairs([pair_dir]), lambda scale: {})
+    full = json.loads(json.dumps(report(results)))
+    assert set(full["overall"]) == {"TFP41", "TFI41", "oracle"}
+    assert len(full["sequences"]["scene/scene"]["TFP41"]["psnr_per_frame"][0]) == 5
+    write_curve(results, tmp_path / "curve.csv")
+    rows = list(csv.reader((tmp_path / "curve.csv").open()))
+    assert rows[0] == ["position", "TFP41", "TFI41", "oracle"] and len(rows) == 6
+    assert float(rows[1][1]) == pytest.approx(full["overall"]["TFP41"]["psnr_by_position"][0])
+
+
+def test_pairs_are_found_by_name_or_given(pair_dir, tmp_path):
+    spikes = pair_dir / "scene" / "scene.dat"
+    assert find_pairs([spikes])[0].truth == pair_dir / "scene" / "scene.gt.tif"
+    assert find_pairs([spikes], truth=tmp_path / "x.tif")[0].truth == tmp_path / "x.tif"
+    lonely = tmp_path / "lonely.dat"
+    lonely.write_bytes(b"\0" * 160)
+    with pytest.raises(InputError, match="no ground truth"):
+        find_pairs([lonely])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="no .dat"):
+        find_pairs([empty])
+
+
+def test_a_ground_truth_that_is_not_a_tiff_is_an_input_error(pair_dir, tmp_path):
+    wrong = tmp_path / "wrong.tif"
+    wrong.write_text("not a tiff")
+    pairs = find_pairs([pair_dir / "scene" / "scene.dat"], truth=wrong)
+    with pytest.raises(InputError, match="wrong.tif: not a readable TIFF"):
+        evaluate_recordings(pairs, lambda scale: {})
+
+
+def test_tfp41_from_blocks_matches_classical_tfp():
+    pool = SourcePool.from_arrays([texture(48, 48, 1)])
+    segment = StreamBatch(pool, 2, 2, 8, generator=torch.Generator().manual_seed(0)).next_segment(6)
+    stream = stream_from_blocks(segment.blocks, 10)
+    assert stream.shape[1] == 5 * 10 + 21 and torch.equal(stream[:, 10:31], segment.blocks[:, 1])
+    predicted = predict_tfp(segment.blocks, 10, 2)
+    for index, window in ((0, 21), (2, 41), (5, 21)):  # the ends shrink to the widest centred window
+        centre = 10 + 10 * index
+        frames = stream[1, centre - window // 2:centre + window // 2 + 1].numpy().astype(np.uint8)
+        expected = TFP(2, window).reconstruct(Block(index, centre, frames))
+        assert np.allclose(predicted[1, index, 0].numpy(), expected, atol=1e-5)
+
+
+def test_synthetic_set_scores_networks_and_baselines():
+    pool = SourcePool.from_arrays([texture(48, 48, 2)])
+    segment = StreamBatch(pool, 2, 2, 16, generator=torch.Generator().manual_seed(1)).next_segment(4)
+    torch.manual_seed(0)
+    results = synthetic_scores(segment, {"net:tiny": Spk2VidNet(TINY)}, 2, 10, torch.device("cpu"))
+    scores = results["synthetic-val"]
+    assert list(scores) == ["net:tiny", "TFP41", "oracle"]
+    assert all(s.psnr.shape == (2, 4) and np.isfinite(s.psnr).all() for s in scores.values())
+    assert scores["oracle"].summary()["psnr"] > scores["TFP41"].summary()["psnr"]
+    assert baseline_scores(segment, 2, 10)["TFP41"].psnr.tolist() == scores["TFP41"].psnr.tolist()
+
+
+def test_cli_prints_a_table_and_writes_json_and_curve(pair_dir, tmp_path, capsys):
+    report_path, curve_path = tmp_path / "eval.json", tmp_path / "curve.csv"
+    with pytest.raises(SystemExit) as done:
+        main(["eval", str(pair_dir), "--json", str(report_path), "--curve", str(curve_path)])
+    assert done.value.code == 0
+    assert "TFP41" in capsys.readouterr().out
+    assert "oracle" in json.loads(report_path.read_text())["overall"] and curve_path.is_file()
+
+
+def test_cli_without_input_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["eval"])
+    assert done.value.code == 2 and "no input" in capsys.readouterr().err

@@ -1,0 +1,147 @@
+"""The trainer on a tiny network and tiny synthetic sources: steps, exact resume, export, stops, CLI."""
+
+import json
+import os
+import signal
+from dataclasses import replace
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+
+from model.model import CONFIGS
+from model.sources import SourcePool, file_entry, write_manifest
+from model.train import CHECKPOINT, Trainer, TrainOptions
+from model.weights import load_weights
+from spk2vid_cli.cli import main
+
+TINY = replace(CONFIGS["x2"], name="tiny", channels=8, extract_blocks=0, fusion_blocks=0, deform_groups=2,
+               cmf_channels=4, cmf_dilations=(1, 2), upsampler="direct")
+LR = 8  # LR crop side; the HR view is 16x16
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def texture(height: int, width: int, seed: int) -> np.ndarray:
+    """A smooth random image in [0.1, 0.9]."""
+    coarse = torch.from_numpy(np.random.default_rng(seed).random((1, 1, height // 6 + 2, width // 6 + 2), np.float32))
+    fine = torch.nn.functional.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=False)
+    return (0.1 + 0.8 * fine[0, 0].clamp(0, 1)).numpy()
+
+
+@pytest.fixture(scope="module")
+def pools() -> tuple[SourcePool, SourcePool]:
+    train = SourcePool.from_arrays([texture(40, 48, 1), texture(44, 36, 2)])
+    return train, SourcePool.from_arrays([texture(36, 40, 3)])
+
+
+def options(tmp_path, **changes) -> TrainOptions:
+    base = TrainOptions(out=tmp_path / "run", steps=4, batch=2, segment=2, stream_blocks=5, crop=LR, lr=1e-3,
+                        lr_step=2, val_every=1000, val_streams=2, val_blocks=4, ckpt_every=1000, log_every=1,
+                        device="cpu", render_step=5)
+    return replace(base, **changes)
+
+
+def trainer(opts: TrainOptions, pools, say=lambda line: None) -> Trainer:
+    return Trainer(opts, TINY, *pools, say=say)
+
+
+def test_steps_train_the_network_and_log(tmp_path, pools):
+    run = trainer(options(tmp_path, val_every=3), pools)
+    start = [p.detach().clone() for p in run.net.parameters()]
+    summary = run.run()
+    assert run.step == 4 and summary["steps"] == 4 and summary["stopped"] == "steps done"
+    assert any(not torch.equal(a, b) for a, b in zip(start, run.net.parameters()))
+    lines = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in lines] == [1, 2, 3, 4]
+    assert all(np.isfinite(entry["loss"]) for entry in lines)
+    assert lines[1]["lr"] == pytest.approx(1e-3 * 0.7)  # dropped after lr_step = 2 steps
+    validated = lines[2]
+    assert np.isfinite(validated["val_psnr"]) and validated["val_psnr_oracle"] > validated["val_psnr_tfp41"]
+    assert (tmp_path / "run" / "log.csv").read_text().startswith("step,loss,lr,")
+    assert len(summary["validation"]["net"]["psnr_by_position"]) == 4
+
+
+def test_resume_continues_exactly(tmp_path, pools):
+    # Streams of 5 blocks in segments of 2: the checkpoint after step 2 falls inside a stream (with
+    # recurrent state to carry), and step 3 ends that stream, so step 4 starts new ones.
+    whole = trainer(options(tmp_path / "a"), pools)
+    whole.run()
+    first = trainer(options(tmp_path / "b", steps=2), pools)
+    first.run()
+    assert first.streams.state is not None and first.streams.blocks_done == 4
+    resumed = trainer(options(tmp_path / "b", resume=tmp_path / "b" / "run"), pools)
+    assert resumed.step == 2
+    resumed.run()
+    for net in ("net", "ema"):
+        for a, b in zip(getattr(whole, net).parameters(), getattr(resumed, net).parameters()):
+            assert torch.equal(a, b)
+    assert whole.optimizer.param_groups[0]["lr"] == resumed.optimizer.param_groups[0]["lr"]
+    assert len(resumed.sessions) == 2 and resumed.sessions[1]["first_step"] == 3
+
+
+def test_resume_refuses_another_architecture(tmp_path, pools):
+    trainer(options(tmp_path, steps=1), pools).run()
+    other = replace(TINY, channels=16)
+    with pytest.raises(Exception, match="pass --config"):
+        Trainer(options(tmp_path, resume=tmp_path / "run"), other, *pools)
+
+
+def test_export_writes_loadable_ema_weights_with_a_summary(tmp_path, pools):
+    path = tmp_path / "weights" / "tiny.pt"
+    run = trainer(options(tmp_path, steps=2, export=path), pools)
+    run.run()
+    net, meta = load_weights(path)
+    assert net.config == TINY
+    for exported, average in zip(net.parameters(), run.ema.parameters()):
+        assert torch.equal(exported, average.half().float())
+    assert meta["steps"] == 2 and meta["validation"]["step"] == 2
+    assert meta["validation"]["net"]["psnr"] > 0 and "TFP41" in meta["validation"]
+    assert meta["sessions"][0]["steps"] == 2 and "CPU" in meta["sessions"][0]["hardware"]
+
+
+def test_time_limit_stops_with_a_checkpoint(tmp_path, pools):
+    run = trainer(options(tmp_path, steps=100, max_minutes=1e-9), pools)
+    run.run()
+    assert run.stop_reason == "time limit" and run.step < 100
+    saved = torch.load(tmp_path / "run" / CHECKPOINT, weights_only=False)
+    assert saved["step"] == run.step
+
+
+def test_sigterm_stops_after_the_current_step_with_a_checkpoint(tmp_path, pools):
+    def say(line: str) -> None:
+        if line.startswith("step 2/"):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    run = trainer(options(tmp_path, steps=100), pools, say)
+    run.run()
+    assert run.stop_reason == "SIGTERM" and run.step == 2
+    assert torch.load(tmp_path / "run" / CHECKPOINT, weights_only=False)["step"] == 2
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_cli_trains_from_a_source_folder(tmp_path, capsys):
+    data = tmp_path / "data"
+    entries = []
+    for name, split, seed in (("a", "train", 1), ("b", "train", 2), ("c", "val", 3)):
+        path = data / f"{name}.png"
+        path.parent.mkdir(exist_ok=True)
+        iio.imwrite(path, np.round(texture(40, 40, seed) * 255).astype(np.uint8))
+        entries.append(file_entry(path, data, kind="image", split=split, licence="test"))
+    write_manifest(data, entries)
+    out, weights = tmp_path / "run", tmp_path / "x2-lite.pt"
+    with pytest.raises(SystemExit) as done:
+        main(["train", "--config", "x2-lite", "--data", str(data), "--out", str(out), "--steps", "2",
+              "--crop", "8", "--batch", "1", "--segment", "2", "--stream-blocks", "3", "--val-streams", "1",
+              "--val-blocks", "3", "--device", "cpu", "--threads", "1", "--export", str(weights)])
+    assert done.value.code == 0
+    printed = capsys.readouterr().out
+    assert "training x2-lite" in printed and "step 2/2" in printed
+    assert (out / CHECKPOINT).is_file() and weights.is_file() and weights.with_suffix(".json").is_file()
