@@ -36,8 +36,8 @@ from torch import Tensor
 
 from model.sources import SourcePool
 from spk2vid_cli.errors import InputError
-from spk2vid_cli.simulate import (area_downscale, integrate_and_fire, pixel_thresholds, smooth_camera_path, view_thetas,
-                                  warp_frames)
+from spk2vid_cli.simulate import (area_downscale, integrate_and_fire, pixel_thresholds, similarity_matrices,
+                                  smooth_camera_path, view_thetas, warp_frames)
 
 MOTIONS = ("auto", "none")
 MAX_SPEED = 2.0                  # LR pixels per block, largest camera / foreground speed
@@ -106,9 +106,7 @@ def pose_parameters(path: Tensor) -> Tensor:
 def pose_matrices(poses: Tensor) -> Tensor:
     """(T, 4) poses -> (T, 2, 3) matrices, the convention of `smooth_camera_path`."""
     x, y, angle, log_zoom = poses.unbind(1)
-    scale = torch.exp(log_zoom)
-    cos, sin = scale * torch.cos(angle), scale * torch.sin(angle)
-    return torch.stack([torch.stack([cos, -sin, x], 1), torch.stack([sin, cos, y], 1)], 1)
+    return similarity_matrices(x, y, angle, torch.exp(log_zoom))
 
 
 class Trajectory:

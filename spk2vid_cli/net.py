@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.model import StreamState
 from model import weights as weight_files
+from model.model import StreamState
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.windows import Block
 

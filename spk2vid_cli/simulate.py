@@ -156,8 +156,13 @@ def smooth_camera_path(
     shift = over_time(max_shift * uniform((2, 1)) * direction)
     angle = over_time(max_rotation * (2 * uniform((2, 1)) - 1))[:, 0]
     scale = torch.exp(over_time(max_zoom * (2 * uniform((2, 1)) - 1))[:, 0])
+    return similarity_matrices(shift[:, 0], shift[:, 1], angle, scale)
+
+
+def similarity_matrices(x: Tensor, y: Tensor, angle: Tensor, scale: Tensor) -> Tensor:
+    """(T,) shifts, angles (radians) and scales -> (T, 2, 3) matrices of scene = scale R(angle) view + (x, y)."""
     cos, sin = scale * torch.cos(angle), scale * torch.sin(angle)
-    rows = [torch.stack([cos, -sin, shift[:, 0]], dim=1), torch.stack([sin, cos, shift[:, 1]], dim=1)]
+    rows = [torch.stack([cos, -sin, x], dim=1), torch.stack([sin, cos, y], dim=1)]
     return torch.stack(rows, dim=1)
 
 

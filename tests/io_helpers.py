@@ -62,22 +62,6 @@ def error_line(stderr: str) -> str:
     return lines[0]
 
 
-@pytest.fixture
-def readonly_dir(tmp_path: Path):
-    """A directory nobody can create files in, root included (chattr +i as root, chmod otherwise)."""
-    folder = tmp_path / "readonly"
-    folder.mkdir()
-    if os.geteuid() == 0:
-        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
-            pytest.skip("running as root without chattr +i: cannot make a directory unwritable")
-        undo = ["chattr", "-i", str(folder)]
-    else:
-        folder.chmod(0o555)
-        undo = ["chmod", "755", str(folder)]
-    yield folder
-    subprocess.run(undo, check=True)
-
-
 def limit_file_size(limit: int):
     """A `preexec_fn` that caps file size (RLIMIT_FSIZE) so writes fail with EFBIG, like a full disk."""
     import resource

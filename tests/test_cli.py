@@ -13,9 +13,9 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 import tifffile
-from io_helpers import (  # noqa: F401 (readonly_dir is a fixture)
-    REAL_MONITOR, REAL_OUTDOOR, error_line, limit_file_size, listing, random_frames, readonly_dir, run_cli,
-    spawn_cli, write_recording,
+from io_helpers import (
+    REAL_MONITOR, REAL_OUTDOOR, error_line, limit_file_size, listing, random_frames, run_cli, spawn_cli,
+    write_recording,
 )
 
 from spk2vid_cli.classical import TFP
@@ -268,6 +268,7 @@ def test_ctrl_c_during_a_write_leaves_no_output(tmp_path):
     time.sleep(0.5)  # well into the writing
     assert child.poll() is None, child.communicate()
     os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
-    child.communicate(timeout=60)
+    _, err = child.communicate(timeout=60)
     assert child.returncode == EXIT_INTERRUPTED
+    assert "interrupted" in error_line(err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "rec.dat"]

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from model.dcn import DeformConv2d, deform_conv2d
-from torch_helpers import one_thread  # noqa: F401 (autouse fixture)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def bilinear(image: np.ndarray, y: float, x: float) -> np.ndarray:

@@ -22,16 +22,10 @@ from spk2vid_cli.net import NetReconstructor
 from spk2vid_cli.simulate import SensorModel, simulate_file
 from spk2vid_cli.windows import Block
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 TINY = replace(CONFIGS["x2"], name="tiny", channels=8, extract_blocks=0, fusion_blocks=0, deform_groups=2,
                cmf_channels=4, cmf_dilations=(1, 2), upsampler="direct")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def texture(height: int, width: int, seed: int) -> np.ndarray:

@@ -9,21 +9,13 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from model.model import CONFIGS, ModelConfig, Spk2VidNet, StreamState, count_parameters, history
-from torch_helpers import one_thread  # noqa: F401 (autouse fixture)
+from torch_helpers import trained_looking
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 # A few channels, every part present (deformable groups, dilations, residual blocks).
 TINY = replace(CONFIGS["x2"], name="tiny", window=5, channels=8, extract_blocks=1, fusion_blocks=1,
                deform_groups=2, cmf_channels=4)
-
-
-def trained_looking(config: ModelConfig, seed: int = 0) -> Spk2VidNet:
-    """A network whose zero-initialised layers (offsets, output) have moved, as after training."""
-    torch.manual_seed(seed)
-    net = Spk2VidNet(config)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return net
 
 
 def spikes(batch: int, count: int, window: int, height: int, width: int, seed: int = 0) -> torch.Tensor:

@@ -7,12 +7,14 @@ import pytest
 import torch
 
 from model import weights
-from model.model import CONFIGS, Spk2VidNet
+from model.model import CONFIGS
 from model.weights import load_weights, save_weights
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.net import NetReconstructor, available_weights, plan_tiles, tile_spans
 from spk2vid_cli.windows import Block
-from torch_helpers import one_thread  # noqa: F401 (autouse fixture)
+from torch_helpers import trained_looking
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 # Small receptive field (no residual blocks, offsets within 2 px) so tiling can be checked exactly.
 TINY = replace(CONFIGS["x2"], name="tiny", window=5, channels=8, extract_blocks=0, fusion_blocks=0,
@@ -21,12 +23,7 @@ TINY = replace(CONFIGS["x2"], name="tiny", window=5, channels=8, extract_blocks=
 
 def save_network(path, config=TINY, meta=None, seed=0):
     """Weights of a network whose zero-initialised layers have moved, as after training."""
-    torch.manual_seed(seed)
-    net = Spk2VidNet(config)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    save_weights(net, path, meta or {}, half=False)
+    save_weights(trained_looking(config, seed), path, meta or {}, half=False)
     return path
 
 

@@ -10,18 +10,11 @@ from model import weights
 from model.model import CONFIGS, Spk2VidNet
 from model.weights import bundled_weights, load_weights, save_weights
 from spk2vid_cli.errors import InputError
-from torch_helpers import one_thread  # noqa: F401 (autouse fixture)
+from torch_helpers import trained_looking
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 TINY = replace(CONFIGS["x2-lite"], name="tiny", window=5, channels=8, cmf_channels=4)
-
-
-def network(seed: int = 0) -> Spk2VidNet:
-    torch.manual_seed(seed)
-    net = Spk2VidNet(TINY)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return net
 
 
 def outputs(net: Spk2VidNet) -> torch.Tensor:
@@ -32,7 +25,7 @@ def outputs(net: Spk2VidNet) -> torch.Tensor:
 
 @pytest.mark.parametrize("half", [False, True])
 def test_round_trip(tmp_path, half):
-    net = network()
+    net = trained_looking(TINY)
     path = tmp_path / "nested" / "tiny.pt"
     meta = {"steps": 12, "metrics": {"psnr": 30.5}}
     save_weights(net, path, meta, half=half)
@@ -51,15 +44,15 @@ def test_round_trip(tmp_path, half):
 def test_bundled_weights_are_found_by_name(tmp_path, monkeypatch):
     monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
     for name in ("x4-lite", "x2-full", "x8-huge"):
-        save_weights(network(), tmp_path / f"{name}.pt", {})
-    save_weights(network(), tmp_path / "x8-full.pt", {})
+        save_weights(trained_looking(TINY), tmp_path / f"{name}.pt", {})
+    save_weights(trained_looking(TINY), tmp_path / "x8-full.pt", {})
     (tmp_path / "x8-full.json").unlink()  # weights without their config do not count
     assert bundled_weights() == {4: {"lite": tmp_path / "x4-lite.pt"}, 2: {"full": tmp_path / "x2-full.pt"}}
 
 
 def saved(tmp_path):
     path = tmp_path / "w.pt"
-    save_weights(network(), path, {})
+    save_weights(trained_looking(TINY), path, {})
     return path
 
 

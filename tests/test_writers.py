@@ -10,7 +10,7 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 import tifffile
-from io_helpers import REPO, limit_file_size, listing, readonly_dir  # noqa: F401 (fixture)
+from io_helpers import REPO, limit_file_size, listing
 
 from spk2vid_cli.errors import OutputError
 from spk2vid_cli.writers import FrameInfo, open_writer, quantize

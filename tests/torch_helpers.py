@@ -1,13 +1,15 @@
-"""Shared by the network tests: import `one_thread` (an autouse fixture) into a test module."""
+"""Helpers shared by the network tests."""
 
-import pytest
 import torch
 
+from model.model import ModelConfig, Spk2VidNet
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: thread hand-offs cost more than they save, above all on a busy CI machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+
+def trained_looking(config: ModelConfig, seed: int = 0) -> Spk2VidNet:
+    """A network whose zero-initialised layers (offsets, output) have moved, as after training."""
+    torch.manual_seed(seed)
+    net = Spk2VidNet(config)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return net

@@ -12,7 +12,7 @@ from rich.console import Console
 from spk2vid_cli import __version__, pipeline
 from spk2vid_cli.batch import convert_folder, print_summary
 from spk2vid_cli.classical import TFI, TFP
-from spk2vid_cli.commands.options import AllowTruncated, Axes, Height, Layout, NoFlip, ReaderFlags, SpikeRate, Width
+from spk2vid_cli.commands.options import ReaderFlags, SpikeRate, with_reader_flags
 from spk2vid_cli.errors import EXIT_FAILURE, InputError
 from spk2vid_cli.exposure import Exposure
 from spk2vid_cli.pipeline import Reconstructor
@@ -97,6 +97,7 @@ class ConvertJob:
             typer.echo(message, err=True)
 
 
+@with_reader_flags
 def convert(
     source: Annotated[Path, typer.Argument(
         metavar="INPUT", show_default=False,
@@ -162,19 +163,14 @@ def convert(
         "--tile-overlap", min=0, rich_help_panel=NETWORK, help="Overlap between tiles, in sensor pixels.")] = 16,
     compile_model: Annotated[bool, typer.Option(
         "--compile", rich_help_panel=NETWORK, help="torch.compile the network (slow start, faster frames).")] = False,
-    height: Height = None,
-    width: Width = None,
-    layout: Layout = "auto",
-    no_flip: NoFlip = False,
-    axes: Axes = None,
-    allow_truncated: AllowTruncated = False,
+    reader: ReaderFlags = ReaderFlags(),
     spike_rate: SpikeRate = 40000.0,
 ) -> None:
     """Reconstruct a recording (or a folder of them) into high-resolution video."""
     Exposure.from_spec(exposure)  # a bad value fails before any work
     net = NetFlags(weights, model, device, precision, tile, tile_overlap, compile_model)
     job = ConvertJob(
-        reader=ReaderFlags(height, width, layout, no_flip, axes, allow_truncated),
+        reader=reader,
         reconstructor=make_reconstructor(method, scale, window, net),  # once; pipeline.convert resets it per file
         stride=stride, start=start, end=end, exposure=exposure, spike_rate=spike_rate,
         fps=fps, crf=crf, bit_depth=bit_depth, overwrite=overwrite, quiet=quiet,

@@ -10,20 +10,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from spk2vid_cli.commands.options import AllowTruncated, Axes, Height, Layout, NoFlip, ReaderFlags, SpikeRate, Width
+from spk2vid_cli.commands.options import ReaderFlags, SpikeRate, with_reader_flags
 from spk2vid_cli.info import recording_stats, write_preview
 from spk2vid_cli.writers import output_error
 
 
+@with_reader_flags
 def info(
     files: Annotated[list[Path], typer.Argument(
         metavar="FILE", help="Spike recordings (.dat, .npy, .npz).", show_default=False)],
-    height: Height = None,
-    width: Width = None,
-    layout: Layout = "auto",
-    no_flip: NoFlip = False,
-    axes: Axes = None,
-    allow_truncated: AllowTruncated = False,
+    reader: ReaderFlags = ReaderFlags(),
     spike_rate: SpikeRate = 40000.0,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print JSON for scripts: a list with one object per file.")] = False,
@@ -33,7 +29,6 @@ def info(
 ) -> None:
     """Show each recording's resolution (and where it came from), frames, duration, file size,
     firing rates, dead and hot pixels. Several files give a table."""
-    reader = ReaderFlags(height, width, layout, no_flip, axes, allow_truncated)
     if preview is not None and len(files) > 1:
         try:
             preview.mkdir(exist_ok=True)

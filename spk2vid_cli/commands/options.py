@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_type_hints
 
 import typer
 
@@ -38,14 +41,14 @@ SpikeRate = Annotated[float, typer.Option(
 
 @dataclass(frozen=True)
 class ReaderFlags:
-    """The reader flags as the user gave them."""
+    """The reader flags as the user gave them; each field is also the command-line option (see `with_reader_flags`)."""
 
-    height: int | None
-    width: int | None
-    layout: str
-    no_flip: bool
-    axes: str | None
-    allow_truncated: bool
+    height: Height = None
+    width: Width = None
+    layout: Layout = "auto"
+    no_flip: NoFlip = False
+    axes: Axes = None
+    allow_truncated: AllowTruncated = False
 
     def open(self, path: Path) -> SpikeRecording:
         """Open `path` with these flags; print the reader's warnings to stderr."""
@@ -55,3 +58,24 @@ class ReaderFlags:
         for warning in recording.warnings:
             typer.echo(f"warning: {warning}", err=True)
         return recording
+
+
+def with_reader_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """Let a typer command take `reader: ReaderFlags = ReaderFlags()`: the command line shows the reader
+    options in its place and the command receives them as one `ReaderFlags`."""
+    signature = inspect.signature(command, eval_str=True)
+    hints = get_type_hints(ReaderFlags, include_extras=True)
+    kind = signature.parameters["reader"].kind
+    flags = [inspect.Parameter(field.name, kind, default=field.default, annotation=hints[field.name])
+             for field in fields(ReaderFlags)]
+    parameters = []
+    for parameter in signature.parameters.values():
+        parameters += flags if parameter.name == "reader" else [parameter]
+
+    @functools.wraps(command)
+    def run(**options: object) -> None:
+        reader = ReaderFlags(**{flag.name: options.pop(flag.name) for flag in flags})
+        command(reader=reader, **options)
+
+    run.__signature__ = signature.replace(parameters=parameters)
+    return run
