@@ -10,7 +10,7 @@ import numpy as np
 
 from spk2vid_cli.classical import TFP
 from spk2vid_cli.exposure import Exposure
-from spk2vid_cli.spikes import SpikeRecording
+from spk2vid_cli.spikes import DEFAULT_SPIKE_RATE, SpikeRecording
 from spk2vid_cli.windows import Block
 from spk2vid_cli.writers import discard_file, output_error, partial_name, quantize
 
@@ -30,7 +30,7 @@ def spike_counts(recording: SpikeRecording) -> np.ndarray:
     return counts
 
 
-def recording_stats(recording: SpikeRecording, spike_rate: float = 40000.0) -> dict:
+def recording_stats(recording: SpikeRecording, spike_rate: float = DEFAULT_SPIKE_RATE) -> dict:
     """Resolution, length and firing statistics of `recording`, as a JSON-ready dict.
 
     Rates are spikes per spike frame. Dead pixels never fire; hot pixels fire in at least

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from spk2vid_cli.exposure import AUTO_FIT_FRAMES, Exposure
-from spk2vid_cli.spikes import SpikeRecording
+from spk2vid_cli.spikes import DEFAULT_SPIKE_RATE, SpikeRecording
 from spk2vid_cli.windows import Block, iter_blocks
 from spk2vid_cli.writers import FrameInfo, FrameWriter
 
@@ -128,7 +128,7 @@ def convert(
     stride: int = 10,
     start: int = 0,
     end: int | None = None,
-    spike_rate: float = 40000.0,
+    spike_rate: float = DEFAULT_SPIKE_RATE,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Reconstruct every block of `recording` in `[start, end)` into `writer`; return the frame count.

@@ -22,6 +22,7 @@ import numpy as np
 from spk2vid_cli.errors import InputError
 
 DEFAULT_HEIGHT, DEFAULT_WIDTH = 250, 400
+DEFAULT_SPIKE_RATE = 40000.0  # spike frames per second usually quoted for the camera (Hz)
 RAW416_ROW_BITS = 416
 LAYOUTS = ("auto", "dat", "raw416", "array")
 AXES = ("thw", "hwt")

@@ -17,6 +17,7 @@ from spk2vid_cli.errors import EXIT_FAILURE, InputError
 from spk2vid_cli.exposure import Exposure
 from spk2vid_cli.pipeline import Reconstructor
 from spk2vid_cli.progress import frame_progress
+from spk2vid_cli.spikes import DEFAULT_SPIKE_RATE
 from spk2vid_cli.windows import block_centres
 from spk2vid_cli.writers import open_writer
 
@@ -164,7 +165,7 @@ def convert(
     compile_model: Annotated[bool, typer.Option(
         "--compile", rich_help_panel=NETWORK, help="torch.compile the network (slow start, faster frames).")] = False,
     reader: ReaderFlags = ReaderFlags(),
-    spike_rate: SpikeRate = 40000.0,
+    spike_rate: SpikeRate = DEFAULT_SPIKE_RATE,
 ) -> None:
     """Reconstruct a recording (or a folder of them) into high-resolution video."""
     Exposure.from_spec(exposure)  # a bad value fails before any work

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from spk2vid_cli.commands.options import ReaderFlags, SpikeRate, with_reader_flags
 from spk2vid_cli.info import recording_stats, write_preview
+from spk2vid_cli.spikes import DEFAULT_SPIKE_RATE
 from spk2vid_cli.writers import output_error
 
 
@@ -20,7 +21,7 @@ def info(
     files: Annotated[list[Path], typer.Argument(
         metavar="FILE", help="Spike recordings (.dat, .npy, .npz).", show_default=False)],
     reader: ReaderFlags = ReaderFlags(),
-    spike_rate: SpikeRate = 40000.0,
+    spike_rate: SpikeRate = DEFAULT_SPIKE_RATE,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print JSON for scripts: a list with one object per file.")] = False,
     preview: Annotated[Path | None, typer.Option(

@@ -1,0 +1,76 @@
+"""Side-by-side crops of the real recordings: TFP41+bicubic, TFI+bicubic and Spk2VidNet, at x4.
+
+    PYTHONPATH=. python scripts/real_side_by_side.py [--weights PATH] [--out docs/real]
+
+No ground truth exists for real recordings, so this only lets people look. For each recording, the
+frame centred on spike frame `centre` is reconstructed by each method (the network runs over every
+block up to that centre, so its recurrence has the stream's history); each panel gets the same
+display mapping (99.5th percentile of that panel to white) and is labelled by its column order in
+the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+
+from spk2vid_cli.classical import TFI, TFP
+from spk2vid_cli.exposure import Exposure
+from spk2vid_cli.net import NetReconstructor
+from spk2vid_cli.spikes import open_recording
+from spk2vid_cli.windows import Block, iter_blocks
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "real"
+SCALE = 4
+STRIDE = 10
+# recording, centre spike frame, LR crop (top, left, height, width)
+SCENES = [
+    (SHARED / "Evin-X_SpikingSIM" / "real_spike.npz", 250, (60, 120, 100, 160)),
+    (SHARED / "chenkang455_Spike-Zoo" / "uhsr.npz", 100, (50, 50, 150, 150)),
+]
+
+
+def frame_at(reconstructor, recording, centre: int) -> np.ndarray:
+    """Reconstruct the frame centred on `centre` (running a recurrent method over the blocks before it)."""
+    half = reconstructor.window // 2
+    if isinstance(reconstructor, NetReconstructor):
+        reconstructor.reset()
+        for block in iter_blocks(recording, reconstructor.window, STRIDE, start=(centre - half) % STRIDE):
+            image = reconstructor.reconstruct(block)
+            if block.centre == centre:
+                return image
+        raise ValueError(f"no block centred on {centre}")
+    return reconstructor.reconstruct(Block(0, centre, recording.frames(centre - half, centre + half + 1)))
+
+
+def panel(image: np.ndarray, crop: tuple[int, int, int, int]) -> np.ndarray:
+    top, left, height, width = (v * SCALE for v in crop)
+    region = image[top:top + height, left:left + width]
+    exposure = Exposure.from_spec("auto")
+    exposure.fit([region])
+    return (exposure.apply(region) * 255 + 0.5).astype(np.uint8)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", type=Path, default=None, help="network weights (default: bundled)")
+    parser.add_argument("--out", type=Path, default=Path("docs/real"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    methods = [TFP(SCALE, 41), TFI(SCALE, 41),
+               NetReconstructor(SCALE, model="lite", weights=args.weights, device="cpu")]
+    for path, centre, crop in SCENES:
+        with open_recording(path) as recording:
+            panels = [panel(frame_at(m, recording, centre), crop) for m in methods]
+        gap = np.full((panels[0].shape[0], 8), 255, np.uint8)
+        row = np.concatenate([p for item in panels for p in (item, gap)][:-1], axis=1)
+        target = args.out / f"{path.stem}_x{SCALE}.png"
+        iio.imwrite(target, row)
+        print(f"{target}: {' | '.join(m.description for m in methods)}")
+
+
+if __name__ == "__main__":
+    main()
