@@ -67,8 +67,8 @@ def main() -> None:
             panels = [panel(frame_at(m, recording, centre), crop) for m in methods]
         gap = np.full((panels[0].shape[0], 8), 255, np.uint8)
         row = np.concatenate([p for item in panels for p in (item, gap)][:-1], axis=1)
-        target = args.out / f"{path.stem}_x{SCALE}.png"
-        iio.imwrite(target, row)
+        target = args.out / f"{path.stem}_x{SCALE}.jpg"
+        iio.imwrite(target, row, quality=90)
         print(f"{target}: {' | '.join(m.description for m in methods)}")
 
 
