@@ -66,11 +66,16 @@ def child_read(path: Path) -> dict:
 
 
 def child_convert(path: Path, scale: int) -> dict:
-    from spk2vid_cli.commands.convert import convert
+    from spk2vid_cli.cli import main
 
     output = path.with_name(f"{path.stem}-x{scale}.mp4")
     started = time.perf_counter()
-    convert(path, output, scale=scale, method="tfp", quiet=True, overwrite=True)
+    try:
+        main(["convert", str(path), "-o", str(output), "--scale", str(scale), "--method", "tfp", "--quiet",
+              "--overwrite"])
+    except SystemExit as done:
+        if done.code:
+            raise
     seconds = time.perf_counter() - started
     frames = sum(1 for _ in open(output.with_name(output.name + ".frames.csv"))) - 1
     return {"seconds": seconds, "frames": frames}
