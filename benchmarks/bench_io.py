@@ -6,7 +6,8 @@ For each stream length it writes a packed 250x400 `.dat` (1,000 distinct frames 
 runs each measurement in a fresh child process and reads the child's peak RSS (ru_maxrss; Linux
 carries the parent's peak over into a forked child, so the parent stays small and even the stream is
 written by a child):
-- read: every frame unpacked through `SpikeRecording.frames` in 1,000-frame chunks (MB/s of the
+- read: every frame unpacked through `SpikeRecording.frames` in 10-frame reads, the new frames
+  each block of the pipeline needs at the default stride (MB/s of the
   packed file, frames/s; short files are read several times). The file was just written, so this is
   the page-cached, CPU-bound rate.
 - convert: `spk2vid convert --method tfp --scale 1` to MP4 through the full threaded pipeline.
@@ -34,7 +35,7 @@ from spk2vid_cli.spikes import open_recording, pack_frames, write_config  # noqa
 
 HEIGHT, WIDTH = 250, 400
 DISTINCT_FRAMES = 1000
-READ_CHUNK = 1000
+READ_CHUNK = 10  # new frames per block at the default stride
 MIN_READ_S = 2.0
 
 
