@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from model.metrics import psnr, ssim
 from model.model import Spk2VidNet
 from model.synth import Segment
-from spk2vid_cli.classical import TFI, TFP, upsample
+from spk2vid_cli.classical import TFI, TFP, bicubic
 from spk2vid_cli.errors import InputError, OutputError
 from spk2vid_cli.net import NetReconstructor
 from spk2vid_cli.simulate import area_downscale
@@ -85,13 +85,6 @@ def score(pred: torch.Tensor, gt: torch.Tensor, rate: float | torch.Tensor, crop
 
 
 # --- The synthetic validation set, batched --------------------------------------------------------------
-
-
-def bicubic(images: torch.Tensor, scale: int) -> torch.Tensor:
-    """Bicubic upsampling of (..., h, w) images, clamped at 0 (as `classical.upsample`)."""
-    flat = images.reshape(-1, 1, *images.shape[-2:]).float()
-    up = F.interpolate(flat, scale_factor=scale, mode="bicubic", align_corners=False).clamp_min(0)
-    return up.reshape(*images.shape[:-2], *up.shape[-2:])
 
 
 def stream_from_blocks(blocks: torch.Tensor, stride: int) -> torch.Tensor:
@@ -259,7 +252,7 @@ def evaluate_pair(pair: Pair, nets_for: NetsForScale) -> dict[str, Scores]:
             scores[label] = run(net, shrink=False)
         scores["TFP41"] = run(TFP(scale, CLASSICAL_WINDOW), shrink=True)
         scores["TFI41"] = run(TFI(scale, CLASSICAL_WINDOW), shrink=True)
-        clean = (upsample(area_downscale(torch.from_numpy(truth.read(k)), scale).numpy(), scale)
+        clean = (bicubic(area_downscale(torch.from_numpy(truth.read(k)), scale), scale).numpy()
                  for k in range(len(truth.spike_frames)))
         scores["oracle"] = score_frames(clean, truth)
     return scores
