@@ -1,4 +1,4 @@
-"""Reading and writing spike streams: bit-packed `.dat`, raw 416-bit camera dumps, `.npy`/`.npz`.
+"""Reading and writing spike streams: bit-packed `.dat`, raw camera dumps, `.npy`/`.npz`.
 
 `open_recording` returns a `SpikeRecording` whose `frames(start, stop)` unpacks only the frames
 asked for, as upright `(n, H, W)` uint8 0/1 arrays. Packed files are read with positional reads
@@ -7,6 +7,11 @@ memory and would grow with stream length, whereas reads keep memory flat and are
 
 `.dat` layout (see shared FORMATS.md): headerless, frames of ceil(H*W/8) bytes back to back, pixels
 row-major, least significant bit first, rows stored bottom-up (flipped on read unless `flip=False`).
+
+Raw camera dumps: `raw416` (400x250 camera: rows sent as 416 bits, columns 400..415 dropped) and
+`packet1000` (1000x1000 camera: frames of 2000 packets of 64 bytes, each packet half a 1024-bit line;
+the packet's last 12 bits carry `(channel << 14) | (line << 4)` as a little-endian 16-bit word, the
+channel says which half; pixels 0..499 of each half are kept, then the frame is rotated 180 degrees).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from spk2vid_cli.errors import InputError
 DEFAULT_HEIGHT, DEFAULT_WIDTH = 250, 400
 DEFAULT_SPIKE_RATE = 40000.0  # spike frames per second usually quoted for the camera (Hz)
 RAW416_ROW_BITS = 416
-LAYOUTS = ("auto", "dat", "raw416", "array")
+PACKET_SIDE, PACKET_BYTES, PACKET_PIXELS = 1000, 64, 500  # packet1000: sensor side, bytes and pixels per packet
+LAYOUTS = ("auto", "dat", "raw416", "packet1000", "array")
 AXES = ("thw", "hwt")
 # Sensor sizes seen in public data, used to guess the axis order of arrays.
 KNOWN_SENSORS = {(250, 400), (400, 250), (250, 250), (1000, 1000), (1080, 1920)}
@@ -39,6 +45,8 @@ FOREIGN_MAGIC = {
     b"RIFF": "a RIFF (AVI/WAV) file",
     b"II*\x00": "a TIFF image",
     b"MM\x00*": "a TIFF image",
+    b"\xf0\xf0\xf1\xf1": "a raw 1920x1080 camera dump (frame header F0 F0 F1 F1), which spk2vid cannot decode "
+                          "yet; export it to .dat with the camera software",
 }
 
 
@@ -149,8 +157,8 @@ def open_recording(
 ) -> SpikeRecording:
     """Open a spike recording for streamed reading.
 
-    `layout` is "dat", "raw416" (400-wide camera dumps with 416-bit rows), "array" (.npy/.npz) or
-    "auto" (by suffix). `flip=None` takes the format's convention: `.dat`/raw flip (rows stored
+    `layout` is "dat", "raw416" (400-wide camera dumps with 416-bit rows), "packet1000" (1000x1000
+    camera packets), "array" (.npy/.npz) or "auto" (by suffix). `flip=None` takes the format's convention: `.dat`/raw flip (rows stored
     bottom-up), arrays do not. Resolution of packed files comes from `height`/`width`, else a
     config file beside the recording, else 250x400. Raises `InputError` with a one-line fix.
     """
@@ -210,6 +218,13 @@ def _open_packed(
         if width > RAW416_ROW_BITS:
             raise InputError(f"{path}: raw416 rows hold at most 416 pixels, got --width {width}")
         frame_bytes = height * RAW416_ROW_BITS // 8
+    elif layout == "packet1000":
+        if height is not None and (height, width) != (PACKET_SIDE, PACKET_SIDE):
+            raise InputError(f"{path}: packet1000 dumps are 1000x1000, got --height/--width {height}x{width}; "
+                             "drop them or choose another --layout")
+        height = width = PACKET_SIDE
+        source = "packet1000 sensor"
+        frame_bytes = 2 * PACKET_SIDE * PACKET_BYTES
     else:
         height, width, source = _resolution(path, height, width)
         frame_bytes = -(-height * width // 8)
@@ -225,7 +240,7 @@ def _open_packed(
             detail = (f"{size} bytes is not a whole number of {frame_bytes}-byte {height}x{width} frames "
                       f"({leftover} bytes left over)")
             if not allow_truncated or frames == 0:
-                raise InputError(f"{path}: {detail}; check --height/--width or pass --allow-truncated")
+                raise InputError(f"{path}: {detail}; {_size_hint(size)}")
             warnings.append(f"{path}: {detail}; dropped the partial last frame")
     except BaseException:
         os.close(fd)
@@ -236,10 +251,41 @@ def _open_packed(
         raw = np.frombuffer(data, dtype=np.uint8).reshape(stop - start, frame_bytes)
         if layout == "raw416":
             return unpack_frames(raw, height, RAW416_ROW_BITS)[:, :, :width]
+        if layout == "packet1000":
+            frames = _assemble_packets(path, raw, start)
+            return frames[:, :, ::-1] if flip else frames  # with the vertical flip: rotated 180 degrees
         return unpack_frames(raw, height, width)
 
     return SpikeRecording(path, layout, height, width, frames, source, flip, size, leftover,
                           warnings, read, lambda: os.close(fd))
+
+
+def _assemble_packets(path: Path, raw: np.ndarray, first_frame: int) -> np.ndarray:
+    """packet1000 frames `(n, 128000)` bytes -> `(n, 1000, 1000)` in storage order, packets placed by
+    their line and channel numbers; a frame whose headers are not each line and half once is refused."""
+    packets = raw.reshape(len(raw), 2 * PACKET_SIDE, PACKET_BYTES)
+    word = packets[:, :, -2].astype(np.uint16) | (packets[:, :, -1].astype(np.uint16) << 8)
+    line, channel = (word >> 4) & 0x3FF, word >> 14
+    slot = np.where((line < PACKET_SIDE) & (channel < 2), 2 * line.astype(np.int64) + channel, -1)
+    order = np.argsort(slot, axis=1, kind="stable")
+    bad = np.flatnonzero((np.take_along_axis(slot, order, axis=1) != np.arange(2 * PACKET_SIDE)).any(axis=1))
+    if bad.size:
+        raise InputError(f"{path}: frame {first_frame + bad[0]} does not hold each of 1000 lines x 2 halves once "
+                         "(packet headers); this is not a 1000x1000 packet dump, check --layout")
+    ordered = np.take_along_axis(packets, order[:, :, None], axis=1)
+    bits = np.unpackbits(ordered, axis=2, count=PACKET_PIXELS, bitorder="little")
+    return bits.reshape(len(raw), PACKET_SIDE, PACKET_SIDE)
+
+
+def _size_hint(size: int) -> str:
+    """What to try for a packed file whose size fits no whole number of frames."""
+    fits = [f"--height {h} --width {w}" for h, w in sorted(KNOWN_SENSORS)
+            if h <= w and size % -(-h * w // 8) == 0]
+    fits += [f"--layout {layout}" for layout, frame_bytes in
+             (("raw416", DEFAULT_HEIGHT * RAW416_ROW_BITS // 8), ("packet1000", 2 * PACKET_SIDE * PACKET_BYTES))
+             if size % frame_bytes == 0]
+    fix = f"it fits whole frames with {' or '.join(fits)}" if fits else "check --height/--width"
+    return f"{fix}, or pass --allow-truncated"
 
 
 def _open_array(path: Path, height: int | None, width: int | None, flip: bool, axes: str | None) -> SpikeRecording:

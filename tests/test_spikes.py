@@ -79,6 +79,16 @@ def test_truncated_file_errors_or_drops_with_warning(tmp_path):
         assert rec.warnings and "dropped" in rec.warnings[0]
 
 
+def test_mis_sized_file_names_the_layouts_it_fits(tmp_path):
+    path = tmp_path / "hd.dat"
+    path.write_bytes(bytes(2 * 259_200))  # two packed 1080x1920 frames, read as 250x400 by default
+    with pytest.raises(InputError, match="fits whole frames with --height 1080 --width 1920, or pass"):
+        open_recording(path)
+    path.write_bytes(bytes(2 * 128_000))  # two packet1000 frames (also 20.48 250x400 frames)
+    with pytest.raises(InputError, match="with --layout packet1000, or pass"):
+        open_recording(path)
+
+
 @pytest.mark.parametrize(
     "content, fragment",
     [(b"", "empty"), (b"\x89PNG\r\n\x1a\n" + bytes(92), "PNG"), (b"PK\x03\x04" + bytes(96), "zip")],
@@ -106,6 +116,58 @@ def test_raw416_drops_padding_columns(tmp_path):
     with open_recording(path, layout="raw416", height=4, width=400) as rec:
         assert rec.frames(0, 3).shape == (3, 4, 400)
         np.testing.assert_array_equal(rec.frames(0, 3), frames)
+
+
+def packet1000_bytes(frames: np.ndarray, seed: int = 0) -> bytes:
+    """Encode upright 1000x1000 frames as the camera sends them, packets of each frame shuffled:
+    bits 0..499 pixels of half a line, bits 500..509 the line number, 510..511 the channel (half)."""
+    rng = np.random.default_rng(seed)
+    stored = frames[:, ::-1, ::-1]  # the camera's frames are upside down and mirrored
+    out = []
+    for frame in stored:
+        packets = []
+        for line in range(1000):
+            for channel in range(2):
+                bits = np.zeros(512, np.uint8)
+                bits[:500] = frame[line, 500 * channel:500 * (channel + 1)]
+                bits[500:510] = [(line >> k) & 1 for k in range(10)]
+                bits[510:512] = [(channel >> k) & 1 for k in range(2)]
+                packets.append(np.packbits(bits, bitorder="little"))
+        out += [packets[i] for i in rng.permutation(len(packets))]
+    return b"".join(p.tobytes() for p in out)
+
+
+def test_packet1000_places_packets_by_header_and_rotates(tmp_path):
+    frames = random_frames(2, 1000, 1000)
+    path = tmp_path / "raw1000.bin"
+    path.write_bytes(packet1000_bytes(frames))
+    with open_recording(path, layout="packet1000") as rec:
+        assert (rec.num_frames, rec.height, rec.width) == (2, 1000, 1000)
+        np.testing.assert_array_equal(rec.frames(0, 2), frames)
+    with open_recording(path, layout="packet1000", flip=False) as rec:
+        np.testing.assert_array_equal(rec.frames(1, 2)[0], frames[1, ::-1, ::-1])
+    with pytest.raises(InputError, match="1000x1000"):
+        open_recording(path, layout="packet1000", height=250, width=400)
+
+
+def test_packet1000_refuses_bad_headers(tmp_path):
+    data = bytearray(packet1000_bytes(random_frames(2, 1000, 1000)))
+    second = 128_000
+    data[second + 63] = data[second + 127]  # packet 0 of frame 1 now claims packet 1's half and line
+    data[second + 62] = (data[second + 62] & 0x0F) | (data[second + 126] & 0xF0)
+    path = tmp_path / "bad1000.bin"
+    path.write_bytes(bytes(data))
+    with open_recording(path, layout="packet1000") as rec:
+        rec.frames(0, 1)
+        with pytest.raises(InputError, match="frame 1 does not hold each of 1000 lines"):
+            rec.frames(0, 2)
+
+
+def test_raw_1080_dump_is_named(tmp_path):
+    path = tmp_path / "hd.dat"
+    path.write_bytes(b"\xf0\xf0\xf1\xf1" + bytes(12_496))
+    with pytest.raises(InputError, match="1920x1080 camera dump"):
+        open_recording(path)
 
 
 def test_arrays_in_both_axis_orders(tmp_path):

@@ -21,13 +21,14 @@ Height = Annotated[int | None, typer.Option(
 Width = Annotated[int | None, typer.Option(
     "--width", min=1, rich_help_panel=READER,
     help="Sensor width in pixels. Default: spike_w from a config.yaml/config.json beside the file, else 400.")]
-Layout = Annotated[Literal["auto", "dat", "raw416", "array"], typer.Option(
+Layout = Annotated[Literal["auto", "dat", "raw416", "packet1000", "array"], typer.Option(
     "--layout", rich_help_panel=READER,
-    help="dat: packed .dat; raw416: raw 400-wide camera dump with 416-bit rows; array: .npy/.npz 0/1 array; "
-         "auto: array for .npy/.npz, else dat.")]
+    help="dat: packed .dat; raw416: raw 400-wide camera dump with 416-bit rows; packet1000: raw 1000x1000 "
+         "camera dump in 64-byte packets; array: .npy/.npz 0/1 array; auto: array for .npy/.npz, else dat.")]
 NoFlip = Annotated[bool, typer.Option(
     "--no-flip", rich_help_panel=READER,
-    help="Do not flip .dat/raw rows (they are stored bottom-up and flipped by default).")]
+    help="Keep storage order: .dat/raw rows are stored bottom-up and flipped by default "
+         "(packet1000 frames rotated 180 degrees).")]
 Axes = Annotated[Literal["thw", "hwt"] | None, typer.Option(
     "--axes", rich_help_panel=READER,
     help="Axis order of a .npy/.npz array: thw = (T,H,W), hwt = (H,W,T). Default: guessed, and reported by info.")]
