@@ -228,8 +228,10 @@ def score_frames(frames: Iterator[np.ndarray], truth: Truth) -> Scores:
 NetsForScale = Callable[[int], dict[str, NetReconstructor]]
 
 
-def evaluate_pair(pair: Pair, nets_for: NetsForScale) -> dict[str, Scores]:
-    """Every method on one pair; `nets_for(scale)` gives the networks for the pair's scale (label -> net)."""
+def evaluate_pair(pair: Pair, nets_for: NetsForScale,
+                  progress: Callable[[str], None] = lambda label: None) -> dict[str, Scores]:
+    """Every method on one pair; `nets_for(scale)` gives the networks for the pair's scale (label -> net);
+    `progress(label)` is called before each method."""
     try:
         tif = tifffile.TiffFile(pair.truth)
     except (OSError, tifffile.TiffFileError) as err:
@@ -242,16 +244,18 @@ def evaluate_pair(pair: Pair, nets_for: NetsForScale) -> dict[str, Scores]:
             raise InputError(f"{pair.truth}: {tif.pages[0].shape} frames do not match {pair.spikes} "
                              f"({recording.height}x{recording.width}) at x{scale}; pair the files written together")
 
-        def run(method: NetReconstructor | TFP | TFI, shrink: bool) -> Scores:
+        def run(label: str, method: NetReconstructor | TFP | TFI, shrink: bool) -> Scores:
+            progress(label)
             blocks = blocks_at(recording, truth.spike_frames, method.window, shrink)
             return score_frames((method.reconstruct(block) for block in blocks), truth)
 
         scores = {}
         for label, net in nets_for(scale).items():
             net.reset()
-            scores[label] = run(net, shrink=False)
-        scores["TFP41"] = run(TFP(scale, CLASSICAL_WINDOW), shrink=True)
-        scores["TFI41"] = run(TFI(scale, CLASSICAL_WINDOW), shrink=True)
+            scores[label] = run(label, net, shrink=False)
+        scores["TFP41"] = run("TFP41", TFP(scale, CLASSICAL_WINDOW), shrink=True)
+        scores["TFI41"] = run("TFI41", TFI(scale, CLASSICAL_WINDOW), shrink=True)
+        progress("oracle")
         clean = (bicubic(area_downscale(torch.from_numpy(truth.read(k)), scale), scale).numpy()
                  for k in range(len(truth.spike_frames)))
         scores["oracle"] = score_frames(clean, truth)
@@ -259,12 +263,11 @@ def evaluate_pair(pair: Pair, nets_for: NetsForScale) -> dict[str, Scores]:
 
 
 def evaluate_recordings(pairs: list[Pair], nets_for: NetsForScale,
-                        progress: Callable[[str], None] = lambda name: None) -> dict[str, dict[str, Scores]]:
-    """{pair name: {method: Scores}} over all pairs; `progress(name)` is called before each."""
+                        progress: Callable[[str], None] = lambda step: None) -> dict[str, dict[str, Scores]]:
+    """{pair name: {method: Scores}} over all pairs; `progress("NAME: METHOD")` is called before each method."""
     results = {}
     for pair in pairs:
-        progress(pair.name)
-        results[pair.name] = evaluate_pair(pair, nets_for)
+        results[pair.name] = evaluate_pair(pair, nets_for, lambda label: progress(f"{pair.name}: {label}"))
     return results
 
 

@@ -66,9 +66,11 @@ def test_recordings_are_scored_per_method_and_the_oracle_beats_tfp(pair_dir, tin
         asked.append(scale)
         return {"net:tiny": NetReconstructor(scale, weights=tiny_weights, device="cpu")}
 
-    results = evaluate_recordings(pairs, nets_for)
+    steps = []
+    results = evaluate_recordings(pairs, nets_for, steps.append)
     scores = results["scene/scene"]
     assert asked == [2] and list(scores) == ["net:tiny", "TFP41", "TFI41", "oracle"]
+    assert steps == ["scene/scene: net:tiny", "scene/scene: TFP41", "scene/scene: TFI41", "scene/scene: oracle"]
     for s in scores.values():
         assert s.psnr.shape == s.ssim.shape == (1, 5)  # frames 10, 20, .., 50
         assert np.isfinite(s.psnr).all() and ((s.ssim > 0) & (s.ssim <= 1)).all()

@@ -63,7 +63,7 @@ def evaluate(
                     for label, (net_scale, path) in choices.items() if net_scale == pair_scale}
 
         results = ev.evaluate_recordings(pairs, nets_for,
-                                         lambda name: console.print(f"evaluating {name}", highlight=False))
+                                         lambda step: console.print(f"evaluating {step}", highlight=False))
     Console().print(_table(results))
     if json_path is not None:
         ev.write_report(results, json_path)
