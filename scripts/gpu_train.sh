@@ -8,7 +8,8 @@
 #   scripts/gpu_train.sh 7 --config x4-lite --export "$OUT/x4-lite.pt"
 #
 # Run it from the repository root with the training sources carried: data/pack (made by
-# scripts/pack_data.py, readable without ffmpeg) or else data/cache. MINUTES is training time;
+# scripts/pack_data.py, readable without ffmpeg) or else data/cache, and .whl (made by
+# scripts/gpu_wheels.sh: typer 0.29 and its needs, which the GPU image lacks; installed into /tmp/site). MINUTES is training time;
 # leave about two minutes of the command's limit for start-up, the last validation and the copy
 # (timeout 600 s -> MINUTES 7). Several GPUs are used through torchrun.
 #
@@ -29,6 +30,11 @@ data=data/pack
 [ -d "$data" ] || data=data/cache
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
+if [ -d .whl ]; then
+    "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+"$python" -c 'import spk2vid_cli.cli' || { echo "spk2vid does not import here; carry .whl (scripts/gpu_wheels.sh)" >&2; exit 2; }
 
 gpus=$("$python" -c 'import torch; print(torch.cuda.device_count())')
 if [ "$gpus" -gt 1 ]; then

@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import imageio.v2 as imageio
-import imageio_ffmpeg
 import numpy as np
 import tifffile
 import torch
@@ -486,6 +485,8 @@ def _read_images(files: list[Path]) -> Iterator[np.ndarray]:
 
 def _open_video(path: Path) -> tuple[int, Iterator[np.ndarray]]:
     """Frame count and luminance frames of a video file (ffmpeg)."""
+    import imageio_ffmpeg  # only video sources need ffmpeg: training from packs runs without it
+
     try:
         count = imageio_ffmpeg.count_frames_and_secs(str(path))[0]
         reader = imageio.get_reader(path, "ffmpeg")

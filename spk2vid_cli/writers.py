@@ -39,7 +39,6 @@ from pathlib import Path
 from types import TracebackType
 
 import imageio.v3 as iio
-import imageio_ffmpeg
 import numpy as np
 import tifffile
 
@@ -231,6 +230,8 @@ class Mp4Writer(_SingleFileWriter):
         super().__init__(output, 8, overwrite, metadata)
 
     def _start(self, height: int, width: int) -> None:
+        import imageio_ffmpeg  # only MP4 needs ffmpeg: the other commands run where it is not installed
+
         command = [
             imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
             "-f", "rawvideo", "-pix_fmt", "gray", "-s", f"{width}x{height}", "-r", str(self.fps), "-i", "-",

@@ -4,6 +4,7 @@ import errno
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import types
@@ -272,3 +273,16 @@ def test_ctrl_c_during_a_write_leaves_no_output(tmp_path):
     assert child.returncode == EXIT_INTERRUPTED
     assert "interrupted" in error_line(err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "rec.dat"]
+
+
+def test_commands_other_than_mp4_run_without_ffmpeg(rec, tmp_path):
+    # The GPU image lacks imageio-ffmpeg: info, TIFF output and training must not import it.
+    script = ("import sys; sys.modules['imageio_ffmpeg'] = None; from spk2vid_cli.cli import main; "
+              "main(sys.argv[1:])")
+    root = Path(__file__).resolve().parents[1]
+    for args in (["info", str(rec)], ["convert", str(rec), "-o", str(tmp_path / "o.tif"), "--method", "tfp", "-q"],
+                 ["train", "--help"]):
+        done = subprocess.run([sys.executable, "-c", script, *args], cwd=root, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(root)})
+        assert done.returncode == 0, done.stderr
+    assert tifffile.imread(tmp_path / "o.tif").ndim == 3
