@@ -3,15 +3,22 @@
 Three threads share the work so that file I/O overlaps compute: a reader thread cuts the recording
 into blocks, the calling thread reconstructs them, and a writer thread encodes the frames. Bounded
 queues between them keep memory flat. An error in any thread stops all three and is re-raised in
-the caller, as is a KeyboardInterrupt; the caller then aborts the writer (use it as a context
-manager), so no partial output is left.
+the caller; the caller then aborts the writer (use it as a context manager), so no partial output
+is left.
+
+Ctrl-C (SIGINT) does not raise wherever the main thread happens to be: a KeyboardInterrupt thrown
+inside native code (PyTorch's, for one) can abort the whole process. The first Ctrl-C asks the
+pipeline to stop; it raises KeyboardInterrupt at the next block boundary, after stopping the
+threads. A second Ctrl-C raises at once.
 """
 
 from __future__ import annotations
 
 import queue
+import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import numpy as np
@@ -119,6 +126,30 @@ def _send(pending: list[tuple[np.ndarray, FrameInfo]], exposure: Exposure, chann
     return count
 
 
+@contextmanager
+def _ctrl_c_stops(halt: threading.Event) -> Iterator[threading.Event]:
+    """While inside, the first SIGINT sets the yielded event and `halt` instead of raising; the next one
+    raises as usual. Signal handlers belong to the main thread: elsewhere this changes nothing."""
+    asked = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield asked
+        return
+
+    def ask_to_stop(signum: int, frame: object) -> None:
+        asked.set()
+        halt.set()
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:  # installed outside Python: fall back to Python's own
+        previous = signal.default_int_handler
+    signal.signal(signal.SIGINT, ask_to_stop)
+    try:
+        yield asked
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def convert(
     recording: SpikeRecording,
     reconstructor: Reconstructor,
@@ -142,25 +173,28 @@ def convert(
     block_source = iter_blocks(recording, reconstructor.window, stride, start, end)
     reader = _Worker("spk2vid-reader", lambda: _read_blocks(block_source, blocks), halt)
     writing = _Worker("spk2vid-writer", lambda: _write_frames(frames, writer, progress), halt)
-    reader.start()
-    writing.start()
     sent = 0
-    try:
-        pending: list[tuple[np.ndarray, FrameInfo]] = []
-        for block in blocks:
-            info = FrameInfo(block.index, block.centre, block.centre / spike_rate * 1e6)
-            pending.append((reconstructor.reconstruct(block), info))
-            if not exposure.needs_fit or len(pending) >= AUTO_FIT_FRAMES:
-                sent += _send(pending, exposure, frames)
-        sent += _send(pending, exposure, frames)  # a range shorter than AUTO_FIT_FRAMES blocks
-        frames.put(_END)
-        writing.join()
-    except _Stopped:
-        pass  # a worker failed: its error is raised below
-    finally:
-        halt.set()
-        reader.join()
-        writing.join()
+    with _ctrl_c_stops(halt) as interrupted:
+        reader.start()
+        writing.start()
+        try:
+            pending: list[tuple[np.ndarray, FrameInfo]] = []
+            for block in blocks:
+                info = FrameInfo(block.index, block.centre, block.centre / spike_rate * 1e6)
+                pending.append((reconstructor.reconstruct(block), info))
+                if not exposure.needs_fit or len(pending) >= AUTO_FIT_FRAMES:
+                    sent += _send(pending, exposure, frames)
+            sent += _send(pending, exposure, frames)  # a range shorter than AUTO_FIT_FRAMES blocks
+            frames.put(_END)
+            writing.join()
+        except _Stopped:
+            pass  # Ctrl-C or a failed worker: raised below
+        finally:
+            halt.set()
+            reader.join()
+            writing.join()
+    if interrupted.is_set():
+        raise KeyboardInterrupt
     for worker in (reader, writing):
         if worker.error is not None:
             raise worker.error

@@ -270,7 +270,7 @@ def test_ctrl_c_during_a_write_leaves_no_output(tmp_path):
     assert child.poll() is None, child.communicate()
     os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
     _, err = child.communicate(timeout=60)
-    assert child.returncode == EXIT_INTERRUPTED
+    assert child.returncode == EXIT_INTERRUPTED, err
     assert "interrupted" in error_line(err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "rec.dat"]
 

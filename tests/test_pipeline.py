@@ -1,5 +1,7 @@
 """The threaded pipeline, exposure and progress: correct frames, fixed gain, errors and Ctrl-C stop cleanly."""
 
+import os
+import signal
 import threading
 
 import numpy as np
@@ -75,6 +77,34 @@ def test_error_or_ctrl_c_in_compute_stops_every_thread_and_leaves_no_output(reco
             pipeline.convert(recording, FailingTFP(error, at=6), writer, Exposure.from_spec("auto"))
     assert threading.active_count() == threads_before
     assert list(tmp_path.glob("out*")) == [] and not [p for p in tmp_path.iterdir() if ".partial" in p.name]
+
+
+class CtrlCTFP(TFP):
+    """TFP that sends itself `presses` SIGINTs (Ctrl-C) while reconstructing block `at`; records the blocks."""
+
+    def __init__(self, presses: int, at: int):
+        super().__init__(scale=1, window=21)
+        self.presses, self.at, self.done = presses, at, []
+
+    def reconstruct(self, block):
+        if block.index == self.at:
+            for _ in range(self.presses):
+                os.kill(os.getpid(), signal.SIGINT)
+        image = super().reconstruct(block)
+        self.done.append(block.index)
+        return image
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_stops_at_a_block_boundary_and_twice_at_once(recording, tmp_path, presses):
+    handler_before, threads_before = signal.getsignal(signal.SIGINT), threading.active_count()
+    tfp = CtrlCTFP(presses, at=3)
+    with pytest.raises(KeyboardInterrupt), open_writer(tmp_path / "out.tif") as writer:
+        pipeline.convert(recording, tfp, writer, Exposure.from_spec("none"))
+    # One press: block 3 is finished, nothing after it is started. Two: raised inside block 3.
+    assert tfp.done == ([0, 1, 2, 3] if presses == 1 else [0, 1, 2])
+    assert signal.getsignal(signal.SIGINT) is handler_before and threading.active_count() == threads_before
+    assert [p.name for p in tmp_path.iterdir()] == ["in"]  # the recording's folder, no output
 
 
 def test_writer_error_reaches_the_caller(recording):
