@@ -35,7 +35,7 @@ import random
 import signal
 import time
 from collections.abc import Callable
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -51,6 +51,7 @@ from model.synth import Segment, StreamBatch, validation_segments
 from model.weights import save_weights
 from spk2vid_cli.errors import InputError, OutputError
 from spk2vid_cli.net import resolve_device
+from spk2vid_cli.signals import stop_requests
 
 CHECKPOINT = "checkpoint.pt"
 LOG_FIELDS = ("step", "loss", "lr", "steps_per_s", "elapsed_s", "val_psnr", "val_ssim", "val_psnr_tfp41",
@@ -318,20 +319,6 @@ class Trainer:
 
     # --- the loop ---------------------------------------------------------------------------------
 
-    @contextmanager
-    def _stop_on_signals(self):
-        """SIGTERM / SIGINT ask the loop to stop after the current step (a second SIGINT interrupts)."""
-        def ask_to_stop(signum: int, frame: object) -> None:
-            self.stop_reason = signal.Signals(signum).name
-            signal.signal(signal.SIGINT, previous[signal.SIGINT])
-
-        previous = {sig: signal.signal(sig, ask_to_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
     def _should_stop(self) -> bool:
         opts = self.options
         if self.step >= opts.steps:
@@ -368,7 +355,11 @@ class Trainer:
                  f"{opts.stream_blocks}, {opts.crop}x{opts.crop} LR crops; step {self.step} -> {opts.steps}"
                  + (f" or {opts.max_minutes:g} min" if opts.max_minutes else "") + f"; logs in {opts.out}")
         mark, steps_since, losses = time.monotonic(), 0, []
-        with self._stop_on_signals():
+
+        def ask_to_stop(signum: int) -> None:  # SIGTERM / SIGINT: stop after this step; a 2nd SIGINT interrupts
+            self.stop_reason = signal.Signals(signum).name
+
+        with stop_requests(ask_to_stop, (signal.SIGTERM, signal.SIGINT)):
             while not self._should_stop():
                 losses.append(self.train_step())
                 steps_since += 1

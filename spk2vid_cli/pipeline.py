@@ -15,15 +15,14 @@ threads. A second Ctrl-C raises at once.
 from __future__ import annotations
 
 import queue
-import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from typing import Any, Protocol
 
 import numpy as np
 
 from spk2vid_cli.exposure import AUTO_FIT_FRAMES, Exposure
+from spk2vid_cli.signals import stop_requests
 from spk2vid_cli.spikes import DEFAULT_SPIKE_RATE, SpikeRecording
 from spk2vid_cli.windows import Block, iter_blocks
 from spk2vid_cli.writers import FrameInfo, FrameWriter
@@ -126,30 +125,6 @@ def _send(pending: list[tuple[np.ndarray, FrameInfo]], exposure: Exposure, chann
     return count
 
 
-@contextmanager
-def _ctrl_c_stops(halt: threading.Event) -> Iterator[threading.Event]:
-    """While inside, the first SIGINT sets the yielded event and `halt` instead of raising; the next one
-    raises as usual. Signal handlers belong to the main thread: elsewhere this changes nothing."""
-    asked = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield asked
-        return
-
-    def ask_to_stop(signum: int, frame: object) -> None:
-        asked.set()
-        halt.set()
-        signal.signal(signal.SIGINT, previous)
-
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is None:  # installed outside Python: fall back to Python's own
-        previous = signal.default_int_handler
-    signal.signal(signal.SIGINT, ask_to_stop)
-    try:
-        yield asked
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def convert(
     recording: SpikeRecording,
     reconstructor: Reconstructor,
@@ -173,8 +148,13 @@ def convert(
     block_source = iter_blocks(recording, reconstructor.window, stride, start, end)
     reader = _Worker("spk2vid-reader", lambda: _read_blocks(block_source, blocks), halt)
     writing = _Worker("spk2vid-writer", lambda: _write_frames(frames, writer, progress), halt)
-    sent = 0
-    with _ctrl_c_stops(halt) as interrupted:
+    sent, interrupted = 0, threading.Event()
+
+    def ask_to_stop(signum: int) -> None:
+        interrupted.set()
+        halt.set()
+
+    with stop_requests(ask_to_stop):
         reader.start()
         writing.start()
         try:

@@ -30,6 +30,7 @@ DEFAULT_HEIGHT, DEFAULT_WIDTH = 250, 400
 DEFAULT_SPIKE_RATE = 40000.0  # spike frames per second usually quoted for the camera (Hz)
 RAW416_ROW_BITS = 416
 PACKET_SIDE, PACKET_BYTES, PACKET_PIXELS = 1000, 64, 500  # packet1000: sensor side, bytes and pixels per packet
+PACKET_FRAME_BYTES = 2 * PACKET_SIDE * PACKET_BYTES  # two packets (halves) per line
 LAYOUTS = ("auto", "dat", "raw416", "packet1000", "array")
 AXES = ("thw", "hwt")
 # Sensor sizes seen in public data, used to guess the axis order of arrays.
@@ -158,9 +159,10 @@ def open_recording(
     """Open a spike recording for streamed reading.
 
     `layout` is "dat", "raw416" (400-wide camera dumps with 416-bit rows), "packet1000" (1000x1000
-    camera packets), "array" (.npy/.npz) or "auto" (by suffix). `flip=None` takes the format's convention: `.dat`/raw flip (rows stored
-    bottom-up), arrays do not. Resolution of packed files comes from `height`/`width`, else a
-    config file beside the recording, else 250x400. Raises `InputError` with a one-line fix.
+    camera packets), "array" (.npy/.npz) or "auto" (by suffix). `flip=None` takes the format's
+    convention: `.dat`/raw flip (rows stored bottom-up), arrays do not. Resolution of packed files
+    comes from `height`/`width`, else a config file beside the recording, else 250x400. Raises
+    `InputError` with a one-line fix.
     """
     path = Path(path)
     if layout not in LAYOUTS:
@@ -224,7 +226,7 @@ def _open_packed(
                              "drop them or choose another --layout")
         height = width = PACKET_SIDE
         source = "packet1000 sensor"
-        frame_bytes = 2 * PACKET_SIDE * PACKET_BYTES
+        frame_bytes = PACKET_FRAME_BYTES
     else:
         height, width, source = _resolution(path, height, width)
         frame_bytes = -(-height * width // 8)
@@ -282,7 +284,7 @@ def _size_hint(size: int) -> str:
     fits = [f"--height {h} --width {w}" for h, w in sorted(KNOWN_SENSORS)
             if h <= w and size % -(-h * w // 8) == 0]
     fits += [f"--layout {layout}" for layout, frame_bytes in
-             (("raw416", DEFAULT_HEIGHT * RAW416_ROW_BITS // 8), ("packet1000", 2 * PACKET_SIDE * PACKET_BYTES))
+             (("raw416", DEFAULT_HEIGHT * RAW416_ROW_BITS // 8), ("packet1000", PACKET_FRAME_BYTES))
              if size % frame_bytes == 0]
     fix = f"it fits whole frames with {' or '.join(fits)}" if fits else "check --height/--width"
     return f"{fix}, or pass --allow-truncated"
