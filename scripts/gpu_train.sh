@@ -9,7 +9,8 @@
 #
 # Run it from the repository root with the training sources carried: data/pack (made by
 # scripts/pack_data.py, readable without ffmpeg) or else data/cache, and .whl (made by
-# scripts/gpu_wheels.sh: typer 0.29 and its needs, which the GPU image lacks; installed into /tmp/site). MINUTES is training time;
+# scripts/gpu_wheels.sh: typer 0.29 and its needs, which the GPU image lacks; installed into
+# /tmp/site). MINUTES is training time;
 # leave about two minutes of the command's limit for start-up, the last validation and the copy
 # (timeout 600 s -> MINUTES 7). Several GPUs are used through torchrun.
 #
