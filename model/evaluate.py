@@ -1,16 +1,21 @@
 """Evaluation of reconstructions against ground truth (`spk2vid eval` and the trainer's validation).
 
-Two sources of paired data, scored the same way:
+Three sources of paired data, scored the same way:
 - recordings written by `spk2vid simulate --save-gt` (a .dat and its ground-truth TIFF stack), run
   through the same reconstructors as `spk2vid convert` (`evaluate_recordings`);
-- the fixed synthetic validation set of `model.synth.validation_segments`, batched in torch
-  (`synthetic_scores`, and `net_scores` / `baseline_scores` for the trainer).
+- folders in Spike-Zoo's REDS_BASE layout, `spike/NAME.dat` + `gt/NAME.png` (or .tif): one sharp
+  frame per recording, at a known spike frame (the centre by default) and conversion rate, at sensor
+  resolution or xN (`find_gt_folder_pairs`, `evaluate_gt_folder`);
+- the fixed synthetic validation sets of `model.synth.validation_segments`, batched in torch
+  (`synthetic_scores`, and `net_scores` / `baseline_scores` for the trainer): held-out stills with
+  camera motion, plus a slice of held-out video clips with real frame-to-frame motion.
 
 Methods:
 - net-full, net-lite (bundled weights for the scale) or net:NAME (`--weights`): Spk2VidNet, run
   from the first block of the stream with its recurrent state;
 - TFP41: mean of 41 spike frames around the block centre, bicubic upsampling (the paper's
-  baseline); TFI41: inverse inter-spike interval within 41 frames, bicubic;
+  baseline); TFP21 likewise over 21 frames (REDS_BASE folders); TFI41: inverse inter-spike
+  interval within 41 frames, bicubic;
 - oracle: bicubic upsampling of the clean LR frame (the ground truth area-downscaled), i.e. a
   perfect sensor reading followed by interpolation.
 Near the ends of a stream a classical window shrinks to the widest one centred on the block centre.
@@ -19,16 +24,22 @@ Metrics follow `model.metrics`: intensity = firing rate / conversion rate, clipp
 one grey channel, `scale` border pixels cropped. Each frame is scored on its own; a sequence's
 figure is the mean over its frames, the overall figure the mean over sequences, and the
 PSNR-vs-position curve the mean over sequences at each block position (0 = first block).
+
+Every stream carries its conversion rate, so figures are also given per rate bin (RATE_BINS), and
+each method's PSNR is reported as a gain over TFP41 (what denoising buys) and over the oracle
+(what super-resolution buys: a pure denoiser cannot exceed 0 there).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import tifffile
 import torch
@@ -40,25 +51,33 @@ from model.synth import Segment
 from spk2vid_cli.classical import TFI, TFP, bicubic
 from spk2vid_cli.errors import InputError, OutputError
 from spk2vid_cli.net import NetReconstructor
-from spk2vid_cli.simulate import area_downscale
+from spk2vid_cli.simulate import area_downscale, to_luminance
 from spk2vid_cli.spikes import SpikeRecording, open_recording
 from spk2vid_cli.windows import Block
 
 CLASSICAL_WINDOW = 41
 NET_CHUNK = 9  # blocks per network call on the synthetic set (bounds memory, state carries over)
+RATE_BINS = (("rate < 0.2", 0.0, 0.2), ("rate 0.2-0.5", 0.2, 0.5), ("rate >= 0.5", 0.5, math.inf))
+BASELINE, ORACLE = "TFP41", "oracle"  # the methods gains are measured against
 CONVENTIONS = ("intensity = firing rate / conversion rate, clipped to [0, 1]; grey; `scale` border pixels "
                "cropped; SSIM: Gaussian 11x11, sigma 1.5, K1 0.01, K2 0.03; means over frames, then sequences")
 
 
 @dataclass
 class Scores:
-    """Per-frame PSNR (dB) and SSIM of one method: arrays (streams, block positions), NaN where absent."""
+    """Per-frame PSNR (dB) and SSIM of one method: arrays (streams, block positions), NaN where absent;
+    `rate`: the conversion rate of each stream."""
 
     psnr: np.ndarray
     ssim: np.ndarray
+    rate: np.ndarray
 
     def summary(self) -> dict:
         return {"psnr": _mean(self.psnr), "ssim": _mean(self.ssim), "psnr_by_position": _mean_by_position([self])}
+
+    def streams(self, keep: np.ndarray) -> "Scores":
+        """The scores of the streams where `keep` (a boolean per stream) is true."""
+        return Scores(self.psnr[keep], self.ssim[keep], self.rate[keep])
 
 
 def _mean(values: np.ndarray) -> float:
@@ -81,7 +100,7 @@ def score(pred: torch.Tensor, gt: torch.Tensor, rate: float | torch.Tensor, crop
     rates = torch.as_tensor(rate).expand(len(pred))
     per_stream = [[metric(p, t, r, crop)[:, 0].cpu().numpy() for metric in (psnr, ssim)]
                   for p, t, r in zip(pred, gt, rates)]
-    return Scores(*(np.stack(values) for values in zip(*per_stream)))
+    return Scores(*(np.stack(values) for values in zip(*per_stream)), rates.double().cpu().numpy())
 
 
 # --- The synthetic validation set, batched --------------------------------------------------------------
@@ -130,12 +149,15 @@ def net_scores(net: Spk2VidNet, segment: Segment) -> Scores:
     return score(predict_net(net, segment.blocks), segment.gt, segment.rate, net.config.scale)
 
 
-def synthetic_scores(segment: Segment, nets: dict[str, Spk2VidNet], scale: int, stride: int,
+def synthetic_scores(segments: dict[str, Segment], nets: dict[str, Spk2VidNet], scale: int, stride: int,
                      device: torch.device) -> dict[str, dict[str, Scores]]:
-    """Every network and the baselines on the synthetic validation set, as one sequence."""
-    segment = segment.to(device)
-    results = {label: net_scores(net.to(device).eval(), segment) for label, net in nets.items()}
-    return {"synthetic-val": {**results, **baseline_scores(segment, scale, stride)}}
+    """Every network and the baselines on each synthetic validation set (name -> segment), one sequence each."""
+    results = {}
+    for name, segment in segments.items():
+        segment = segment.to(device)
+        nets_scores = {label: net_scores(net.to(device).eval(), segment) for label, net in nets.items()}
+        results[name] = {**nets_scores, **baseline_scores(segment, scale, stride)}
+    return results
 
 
 # --- Recordings with ground truth ----------------------------------------------------------------------
@@ -222,7 +244,7 @@ def score_frames(frames: Iterator[np.ndarray], truth: Truth) -> Scores:
     values = [(psnr(p, t, truth.rate, truth.scale).item(), ssim(p, t, truth.rate, truth.scale).item())
               for p, t in pairs]
     per_frame = np.array(values).T[:, None]
-    return Scores(per_frame[0], per_frame[1])
+    return Scores(per_frame[0], per_frame[1], np.array([truth.rate]))
 
 
 NetsForScale = Callable[[int], dict[str, NetReconstructor]]
@@ -271,6 +293,98 @@ def evaluate_recordings(pairs: list[Pair], nets_for: NetsForScale,
     return results
 
 
+# --- Folders in the REDS_BASE layout: spike/NAME.dat + gt/NAME.png ----------------------------------------
+
+GT_SUFFIXES = (".png", ".tif", ".tiff")
+
+
+def is_gt_folder(path: Path) -> bool:
+    """True for a folder in Spike-Zoo's REDS_BASE layout (subfolders `spike/` and `gt/`)."""
+    return (path / "spike").is_dir() and (path / "gt").is_dir()
+
+
+def find_gt_folder_pairs(folder: Path) -> list[Pair]:
+    """Every `spike/NAME.dat` with its `gt/NAME.png` (or .tif); a spike file without one is refused."""
+    pairs = []
+    for spikes in sorted((folder / "spike").glob("*.dat")):
+        truth = next((t for t in (folder / "gt" / (spikes.stem + s) for s in GT_SUFFIXES) if t.is_file()), None)
+        if truth is None:
+            raise InputError(f"{spikes}: no ground truth gt/{spikes.stem}.png (or .tif) in {folder}; "
+                             "add it or move the spike file out")
+        pairs.append(Pair(spikes.stem, spikes, truth))
+    if not pairs:
+        raise InputError(f"{folder / 'spike'}: no .dat files; the REDS_BASE layout is spike/NAME.dat + gt/NAME.png")
+    return pairs
+
+
+def read_gt_image(path: Path) -> np.ndarray:
+    """A ground-truth image as grey intensity in [0, 1] (float32, (H, W))."""
+    try:
+        image = iio.imread(path, extension=path.suffix.lower())
+    except Exception as err:  # imageio raises many kinds for a damaged or foreign file
+        raise InputError(f"{path}: not a readable image ({type(err).__name__}); give a PNG or TIFF") from None
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (3, 4)):
+        raise InputError(f"{path}: {image.shape} is not a grey or RGB image; give one frame as PNG or TIFF")
+    return np.clip(to_luminance(image), 0.0, 1.0)
+
+
+def net_centres(centre: int, window: int, stride: int) -> range:
+    """Block centres from the start of the stream to `centre`, `stride` apart: the network's run-up."""
+    half = window // 2
+    return range(centre - stride * ((centre - half) // stride), centre + 1, stride)
+
+
+def evaluate_gt_frame(pair: Pair, nets_for: NetsForScale, rate: float, centre: int | None = None,
+                      stride: int = 10, progress: Callable[[str], None] = lambda label: None) -> dict[str, Scores]:
+    """Every method on one recording whose ground truth is the frame at spike frame `centre` (default:
+    the middle frame). The network runs from the start of the stream in blocks `stride` apart, so that
+    its last block is centred there; TFP21, TFP41 and TFI41 look at that centre only."""
+    image = read_gt_image(pair.truth)
+    with open_recording(pair.spikes) as recording:
+        scale = image.shape[0] // recording.height
+        if scale not in (1, 2, 4, 8) or image.shape != (recording.height * scale, recording.width * scale):
+            raise InputError(f"{pair.truth}: {image.shape[1]}x{image.shape[0]} does not match {pair.spikes} "
+                             f"({recording.width}x{recording.height}) at x1, x2, x4 or x8; pair the right files")
+        last = recording.num_frames - 1
+        centre = last // 2 if centre is None else centre
+        if not 0 <= centre <= last:
+            raise InputError(f"{pair.spikes}: --centre {centre} is outside its {recording.num_frames} frames")
+        truth = Truth([centre], rate, scale, lambda k: image * rate)
+
+        def run(label: str, method: NetReconstructor | TFP | TFI, centres: list[int], shrink: bool) -> Scores:
+            progress(label)
+            output = None
+            for block in blocks_at(recording, centres, method.window, shrink):
+                output = method.reconstruct(block)
+            return score_frames(iter([output]), truth)
+
+        scores = {}
+        for label, net in nets_for(scale).items():
+            half = net.window // 2
+            if not half <= centre <= last - half:
+                raise InputError(f"{pair.spikes}: the network needs a {net.window}-frame block around --centre "
+                                 f"{centre}; pick one from {half} to {last - half}")
+            net.reset()
+            scores[label] = run(label, net, list(net_centres(centre, net.window, stride)), shrink=False)
+        for window in (21, CLASSICAL_WINDOW):
+            scores[f"TFP{window}"] = run(f"TFP{window}", TFP(scale, window), [centre], shrink=True)
+        scores[f"TFI{CLASSICAL_WINDOW}"] = run(f"TFI{CLASSICAL_WINDOW}", TFI(scale, CLASSICAL_WINDOW), [centre],
+                                               shrink=True)
+        if scale > 1:
+            progress(ORACLE)
+            clean = bicubic(area_downscale(torch.from_numpy(truth.read(0)), scale), scale).numpy()
+            scores[ORACLE] = score_frames(iter([clean]), truth)
+    return scores
+
+
+def evaluate_gt_folder(folder: Path, nets_for: NetsForScale, rate: float, centre: int | None = None,
+                       progress: Callable[[str], None] = lambda step: None) -> dict[str, dict[str, Scores]]:
+    """{recording name: {method: Scores}} over a REDS_BASE-layout folder (see `evaluate_gt_frame`)."""
+    return {pair.name: evaluate_gt_frame(pair, nets_for, rate, centre,
+                                         progress=lambda label, name=pair.name: progress(f"{name}: {label}"))
+            for pair in find_gt_folder_pairs(folder)}
+
+
 # --- Reports ---------------------------------------------------------------------------------------------
 
 
@@ -280,22 +394,46 @@ def methods_of(results: dict[str, dict[str, Scores]]) -> list[str]:
 
 
 def overall(results: dict[str, dict[str, Scores]]) -> dict[str, dict]:
-    """Per method: PSNR and SSIM as means of the sequence means, and the PSNR-vs-position curve."""
+    """Per method: PSNR and SSIM as means of the sequence means, the PSNR-vs-position curve, and the
+    PSNR gain over TFP41 and over the clean-LR oracle where those were scored."""
     summary = {}
     for label in methods_of(results):
         scores = [seq[label] for seq in results.values() if label in seq]
         summary[label] = {"psnr": float(np.mean([_mean(s.psnr) for s in scores])),
                           "ssim": float(np.mean([_mean(s.ssim) for s in scores])),
                           "sequences": len(scores),
+                          "streams": sum(len(s.psnr) for s in scores),
                           "psnr_by_position": _mean_by_position(scores)}
+    for reference in (BASELINE, ORACLE):
+        if reference in summary:
+            for figures in summary.values():
+                figures[f"gain_vs_{reference}"] = figures["psnr"] - summary[reference]["psnr"]
     return summary
 
 
+def by_rate(results: dict[str, dict[str, Scores]]) -> dict[str, dict[str, dict[str, Scores]]]:
+    """The results split by conversion-rate bin (RATE_BINS): {bin: {sequence: {method: Scores}}}, bins
+    without streams left out."""
+    split = {}
+    for label, low, high in RATE_BINS:
+        part = {}
+        for name, scores in results.items():
+            keep = {method: s.streams((s.rate >= low) & (s.rate < high)) for method, s in scores.items()}
+            if all(len(s.psnr) for s in keep.values()):
+                part[name] = keep
+        if part:
+            split[label] = part
+    return split
+
+
 def report(results: dict[str, dict[str, Scores]]) -> dict:
-    """The JSON report: conventions, overall figures and per-sequence figures (per-frame PSNR included)."""
-    sequences = {name: {label: {**s.summary(), "psnr_per_frame": np.round(s.psnr, 4).tolist()}
+    """The JSON report: conventions, overall figures, figures per rate bin and per sequence (per-frame PSNR
+    included)."""
+    sequences = {name: {label: {**s.summary(), "rates": np.round(s.rate, 4).tolist(),
+                                "psnr_per_frame": np.round(s.psnr, 4).tolist()}
                         for label, s in scores.items()} for name, scores in results.items()}
-    return {"conventions": CONVENTIONS, "overall": overall(results), "sequences": sequences}
+    bins = {label: overall(part) for label, part in by_rate(results).items()}
+    return {"conventions": CONVENTIONS, "overall": overall(results), "by_rate": bins, "sequences": sequences}
 
 
 def write_curve(results: dict[str, dict[str, Scores]], path: Path) -> Path | None:

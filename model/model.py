@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from model.dcn import TAPS, DeformConv2d
+from model.dcn import TAPS, DeformConv2d, WarpConv2d
 
 
 @dataclass(frozen=True)
@@ -39,18 +39,24 @@ class ModelConfig:
     extract_blocks: int = 5        # residual blocks of the feature extractor
     fusion_blocks: int = 5         # residual blocks after the fusion in each recurrent layer
     deform_groups: int = 8         # deformable groups of the alignment DCN
+    alignment: str = "dcn"         # "dcn": 9-tap DCNv2; "warp": one offset per group, then a 3x3 conv
     max_offset: float = 10.0       # offsets are softly bounded to +-max_offset pixels
     cmf_dilations: tuple[int, ...] = (1, 2, 4)
     cmf_channels: int = 32         # channels of each CMF dilation branch
     trunk_stride: int = 1          # 2: the trunk runs at half resolution (pixel unshuffle)
+    align_stride: int = 1          # 2: MFCA motion and CMF modulation are estimated at half resolution
     upsampler: str = "progressive"  # "progressive" (x2 stages of C channels) or "direct"
 
     def __post_init__(self):
         factor = self.scale * self.trunk_stride
+        if self.alignment not in ("dcn", "warp"):
+            raise ValueError(f"unknown alignment {self.alignment!r}")
         if self.upsampler not in ("progressive", "direct"):
             raise ValueError(f"unknown upsampler {self.upsampler!r}")
         if self.upsampler == "progressive" and factor & (factor - 1):
             raise ValueError(f"progressive upsampling needs a power of two, not x{factor}")
+        if self.align_stride < 1:
+            raise ValueError(f"align_stride must be >= 1, not {self.align_stride}")
         if self.channels % self.deform_groups:
             raise ValueError(f"{self.channels} channels do not split into "
                              f"{self.deform_groups} deformable groups")
@@ -69,16 +75,16 @@ class ModelConfig:
 
 def _configs() -> dict[str, ModelConfig]:
     """Paper-size configurations per scale (x4: 3.75M parameters, the paper's 3.73M), plus
-    `-lite` ones for CPUs: 24 channels, trunk at half resolution, one deformable group and a
-    direct pixel shuffle; about 1/65 of the multiply-accumulates (x4: 6.8 vs 451 GMAC for a
-    250x400 frame, 0.3-0.45 s on a 2-core CPU)."""
+    `-lite` ones for CPUs: 24 channels at full LR resolution, one residual block per recurrent
+    layer, shared-offset alignment ("warp", 4 groups) and CMF estimated at half resolution, and a
+    direct pixel shuffle; about 1/35 of the multiply-accumulates of the paper size."""
     configs = {}
-    for scale in (2, 4, 8):
+    for scale in (1, 2, 4, 8):
         full = ModelConfig(name=f"x{scale}", scale=scale)
         configs[full.name] = full
         configs[f"{full.name}-lite"] = replace(
-            full, name=f"{full.name}-lite", channels=24, extract_blocks=1, fusion_blocks=1,
-            deform_groups=1, cmf_channels=8, trunk_stride=2, upsampler="direct")
+            full, name=f"{full.name}-lite", channels=24, extract_blocks=2, fusion_blocks=1,
+            deform_groups=4, alignment="warp", align_stride=2, cmf_channels=8, upsampler="direct")
     return configs
 
 
@@ -119,6 +125,16 @@ def leaky() -> nn.LeakyReLU:
     return nn.LeakyReLU(0.1, inplace=True)
 
 
+def shrink(x: torch.Tensor, stride: int) -> torch.Tensor:
+    """Average over stride x stride cells (a partial cell at the edge averages what it has)."""
+    return x if stride == 1 else F.avg_pool2d(x, stride, ceil_mode=True)
+
+
+def grow(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize back to `size` (the inverse of `shrink`, for smooth fields)."""
+    return x if x.shape[-2:] == size else F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
 class ResidualBlock(nn.Module):
     """x + conv(lrelu(conv(x)))."""
 
@@ -145,15 +161,20 @@ class MFCA(nn.Module):
     Motion cues X = m([current, history]); K offset/mask fields O_n = f_n(X), predicted by one
     stacked convolution; cross-correction O^R_n = O_n + h_n([O_1, .., O_K]), the K heads h_n
     sharing their first layer; then DCN(history_n, O^R_n) with one DCN shared by all n.
-    Field n is 18G offsets (dy, dx per tap, `dcn` layout) followed by 9G mask logits.
+    Field n is 18G offsets (dy, dx per tap, `dcn` layout) followed by 9G mask logits; with
+    alignment "warp" (`dcn.WarpConv2d`) it is 2G offsets and G mask logits, shared by the taps.
     Tensors over the K history features are stacked along the batch axis, nearest first.
+    With `align_stride` s > 1 the fields are estimated on s x s averaged features and resized
+    back (offsets times s): motion is smooth, so this costs little accuracy and saves ~s^2 work.
     """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
         channels, count = config.channels, config.num_history
         self.groups, self.max_offset = config.deform_groups, config.max_offset
-        field = 3 * TAPS * self.groups
+        self.stride = config.align_stride
+        self.taps = TAPS if config.alignment == "dcn" else 1
+        field = 3 * self.taps * self.groups
         self.motion = nn.Sequential(conv3x3((count + 1) * channels, channels), leaky(),
                                     conv3x3(channels, channels), leaky())
         self.initial = conv3x3(channels, count * field)
@@ -162,21 +183,26 @@ class MFCA(nn.Module):
         for layer in (self.initial, self.correction[-1]):  # start from identity alignment
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
-        self.deform = DeformConv2d(channels, channels, self.groups)
+        self.deform = (DeformConv2d if config.alignment == "dcn" else WarpConv2d)(
+            channels, channels, self.groups)
 
     def forward(self, current: torch.Tensor, history: list[torch.Tensor]) -> torch.Tensor:
         """(B, C, H, W) and K x (B, C, H, W) -> aligned history (K*B, C, H, W)."""
-        fields = self.initial(self.motion(torch.cat([current, *history], 1)))
+        cues = torch.cat([shrink(x, self.stride) for x in (current, *history)], 1)
+        fields = self.initial(self.motion(cues))
         fields = fields + self.correction(fields)
         fields = torch.cat(fields.chunk(len(history), 1), 0)
-        offset, mask = fields.split([2 * TAPS * self.groups, TAPS * self.groups], 1)
+        offset, mask = fields.split([2 * self.taps * self.groups, self.taps * self.groups], 1)
+        size = current.shape[-2:]
+        offset, mask = grow(offset * self.stride, size), grow(mask, size)
         offset = self.max_offset * torch.tanh(offset / self.max_offset)
         return self.deform(torch.cat(history, 0), offset, torch.sigmoid(mask))
 
 
 class CMF(nn.Module):
     """Content-aware modulation: F^ = (alpha * F~ + beta) + F~, with alpha and beta from
-    parallel dilated convolutions over [F~, current]. Shared by the K aligned features."""
+    parallel dilated convolutions over [F~, current]. Shared by the K aligned features.
+    Like MFCA, alpha and beta are estimated at 1/`align_stride` resolution and resized back."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -185,11 +211,15 @@ class CMF(nn.Module):
             nn.Sequential(conv3x3(2 * channels, width, dilation), leaky())
             for dilation in config.cmf_dilations)
         self.scale_shift = nn.Conv2d(width * len(self.branches), 2 * channels, 1)
+        self.stride = config.align_stride
 
     def forward(self, aligned: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
         """(K*B, C, H, W) aligned features and (B, C, H, W) current -> modulated (K*B, C, H, W)."""
-        pair = torch.cat([aligned, current.repeat(aligned.shape[0] // current.shape[0], 1, 1, 1)], 1)
-        alpha, beta = self.scale_shift(torch.cat([b(pair) for b in self.branches], 1)).chunk(2, 1)
+        aligned_small, current_small = shrink(aligned, self.stride), shrink(current, self.stride)
+        repeats = aligned.shape[0] // current.shape[0]
+        pair = torch.cat([aligned_small, current_small.repeat(repeats, 1, 1, 1)], 1)
+        modulation = self.scale_shift(torch.cat([b(pair) for b in self.branches], 1))
+        alpha, beta = grow(modulation, aligned.shape[-2:]).chunk(2, 1)
         return alpha * aligned + beta + aligned
 
 

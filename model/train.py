@@ -2,9 +2,13 @@
 
 Each step takes the next segment of S blocks from B simulated streams (`model.synth.StreamBatch`),
 runs the network from the recurrent state the previous segment left (detached: truncated
-back-propagation through time) and takes an Adam step on the L1 loss in intensity units
+back-propagation through time) and takes an Adam step on the loss in intensity units
 (prediction and truth divided by the stream's conversion rate, the scale the metrics use, so dim
-and bright sensors count alike). After `stream_blocks` blocks the streams end and new ones start
+and bright sensors count alike): L1, or Charbonnier sqrt(d^2 + eps^2), which keeps a gradient
+for small errors where detail lives. Streams with a conversion rate >= BRIGHT_RATE can be
+weighted up (`bright_weight`): there denoising is nearly free and what is left to learn is
+super-resolution. `init` warm-starts the weights from a weights file (every tensor whose name
+and shape match; the rest keep their initialisation), e.g. the committed weights. After `stream_blocks` blocks the streams end and new ones start
 with empty history. The learning rate drops by `lr_gamma` every `lr_step` steps (the paper: x0.7).
 
 An exponential moving average (EMA) of the weights is what gets validated and exported. Validation
@@ -48,7 +52,7 @@ from model.evaluate import Scores, baseline_scores, net_scores
 from model.model import CONFIGS, ModelConfig, Spk2VidNet, StreamState, count_parameters
 from model.sources import SourcePool
 from model.synth import Segment, StreamBatch, validation_segments
-from model.weights import save_weights
+from model.weights import load_weights, save_weights
 from spk2vid_cli.errors import InputError, OutputError
 from spk2vid_cli.net import resolve_device
 from spk2vid_cli.signals import stop_requests
@@ -57,6 +61,9 @@ CHECKPOINT = "checkpoint.pt"
 LOG_FIELDS = ("step", "loss", "lr", "steps_per_s", "elapsed_s", "val_psnr", "val_ssim", "val_psnr_tfp41",
               "val_psnr_oracle")
 STRIDE = 10  # block stride in spike frames, as `spk2vid convert`
+LOSSES = ("l1", "charbonnier")
+CHARBONNIER_EPS = 1e-3
+BRIGHT_RATE = 0.5  # conversion rate from which a stream counts as bright (`bright_weight`)
 # Defaults that depend on the device: (CUDA, CPU).
 DEVICE_DEFAULTS = {"batch": (8, 2), "render_step": (1, 5)}
 
@@ -74,6 +81,8 @@ class TrainOptions:
     stream_blocks: int = 60
     crop: int = 64
     lr: float = 2e-4
+    loss: str = "l1"
+    bright_weight: float = 1.0
     lr_step: int = 12_500
     lr_gamma: float = 0.7
     ema: float = 0.999
@@ -84,6 +93,7 @@ class TrainOptions:
     log_every: int = 10
     max_minutes: float | None = None
     resume: Path | None = None
+    init: Path | None = None
     export: Path | None = None
     device: str = "auto"
     render_step: int | None = None
@@ -155,10 +165,13 @@ class Trainer:
                                       if getattr(options, name) is None})
         if options.config not in CONFIGS and model_config is None:
             raise InputError(f"--config {options.config}: unknown; use one of {', '.join(CONFIGS)}")
+        if options.loss not in LOSSES:
+            raise InputError(f"--loss {options.loss}: unknown; use one of {', '.join(LOSSES)}")
         self.options, self.say = options, say if self.rank == 0 else (lambda text: None)
         self.model_config = model_config or CONFIGS[options.config]
         torch.manual_seed(options.seed)
         self.net = Spk2VidNet(self.model_config).to(self.device)
+        self.warm_start = None if options.init is None else warm_start(self.net, options.init)
         self.ema = copy.deepcopy(self.net).requires_grad_(False).eval()
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=options.lr)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, options.lr_step, options.lr_gamma)
@@ -176,6 +189,8 @@ class Trainer:
             self._load(options.resume)
         self._session = {"hardware": _hardware(self.device, self.world), "torch": torch.__version__,
                          "first_step": self.step + 1}
+        if self.warm_start is not None and options.resume is None:
+            self._session["warm_start"] = self.warm_start
         self.sessions.append(self._session)
         self._started = time.monotonic()
 
@@ -214,8 +229,7 @@ class Trainer:
         self.net.train()
         with self.autocast:
             hr, state = self.net(segment.blocks, self.streams.state)
-        rate = segment.rate.reshape(-1, 1, 1, 1, 1)
-        loss = F.l1_loss(hr.float() / rate, segment.gt / rate)
+        loss = self.loss(hr.float(), segment)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.world > 1:
@@ -226,6 +240,16 @@ class Trainer:
         self._update_ema()
         self.step += 1
         return loss.item()
+
+    def loss(self, hr: torch.Tensor, segment: Segment) -> torch.Tensor:
+        """The training loss of a segment's output, in intensity units, bright streams weighted."""
+        rate = segment.rate.reshape(-1, 1, 1, 1, 1)
+        error = hr / rate - segment.gt / rate
+        if self.options.loss == "charbonnier":
+            error = torch.sqrt(error * error + CHARBONNIER_EPS ** 2)
+        per_stream = error.abs().flatten(1).mean(1)
+        weight = torch.where(segment.rate >= BRIGHT_RATE, self.options.bright_weight, 1.0)
+        return (weight * per_stream).sum() / weight.sum()
 
     def _average_gradients(self) -> None:
         grads = [p.grad for p in self.net.parameters() if p.grad is not None]
@@ -299,7 +323,7 @@ class Trainer:
         if record["model_config"] != self.model_config.to_dict():
             raise InputError(f"{path}: trained {record['model_config']['name']}, not {self.model_config.name}; "
                              f"pass --config {record['model_config']['name']}")
-        self.net.load_state_dict(record["net"])
+        self.net.load_state_dict(record["net"])  # a resumed run continues; --init is ignored
         self.ema.load_state_dict(record["ema"])
         self.optimizer.load_state_dict(record["optimizer"])
         self.scheduler.load_state_dict(record["scheduler"])
@@ -412,11 +436,23 @@ class Trainer:
                      "val_set": f"{opts.val_streams} streams x {opts.val_blocks} blocks, seed 0, "
                                 f"{opts.crop}x{opts.crop} LR"},
             "recipe": {key: getattr(opts, key) for key in ("batch", "segment", "stream_blocks", "crop", "lr",
-                                                           "lr_step", "lr_gamma", "ema", "render_step", "seed")}
-                      | {"loss": "L1 on intensity (firing rate / rate)", "optimizer": "Adam",
+                                                           "lr_step", "lr_gamma", "ema", "render_step", "seed",
+                                                           "bright_weight")}
+                      | {"loss": f"{opts.loss} on intensity (firing rate / rate)", "optimizer": "Adam",
                          "precision": "bf16 autocast" if self.device.type == "cuda" else "fp32"},
             "validation": self.validation,
         }
+
+
+def warm_start(net: Spk2VidNet, path: Path) -> dict:
+    """Copy into `net` every tensor of the weights at `path` whose name and shape match; returns
+    what was taken (the file, tensors copied and left at their initialisation)."""
+    source, _ = load_weights(path)
+    theirs, mine = source.state_dict(), net.state_dict()
+    taken = {name: tensor for name, tensor in theirs.items()
+             if name in mine and mine[name].shape == tensor.shape}
+    net.load_state_dict(taken, strict=False)
+    return {"from": str(path), "tensors": len(taken), "fresh": len(mine) - len(taken)}
 
 
 def _progress_line(entry: dict, steps: int) -> str:

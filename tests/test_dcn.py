@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.dcn import DeformConv2d, deform_conv2d
+from model.dcn import DeformConv2d, WarpConv2d, deform_conv2d, warp
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -120,3 +120,46 @@ def test_matches_torchvision():
     x, offset, mask, weight, bias = random_inputs(seed=3)
     expected = ops.deform_conv2d(x, offset, weight, bias, padding=1, mask=mask)
     torch.testing.assert_close(deform_conv2d(x, offset, mask, weight, bias), expected)
+
+
+def warp_reference(x, offset, mask):
+    """The modulated warp by definition: each pixel and group sampled at its own offset."""
+    x, offset, mask = (t.detach().double().numpy() for t in (x, offset, mask))
+    batch, channels, height, width = x.shape
+    groups = mask.shape[1]
+    per_group = channels // groups
+    out = np.zeros_like(x)
+    for b in range(batch):
+        for g in range(groups):
+            part = slice(g * per_group, (g + 1) * per_group)
+            for y in range(height):
+                for x_ in range(width):
+                    dy, dx = offset[b, 2 * g, y, x_], offset[b, 2 * g + 1, y, x_]
+                    out[b, part, y, x_] = mask[b, g, y, x_] * bilinear(x[b, part], y + dy, x_ + dx)
+    return torch.from_numpy(out)
+
+
+def warp_inputs(groups=3, seed=0):
+    x, offset, mask, _, _ = random_inputs(groups=groups, seed=seed)
+    return x, offset[:, :2 * groups], mask[:, :groups]
+
+
+def test_warp_matches_reference():
+    inputs = warp_inputs()
+    out = warp(*inputs)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, warp_reference(*inputs))
+
+
+def test_warp_gradcheck():
+    inputs = tuple(t.requires_grad_() for t in warp_inputs(groups=2, seed=1))
+    assert torch.autograd.gradcheck(warp, inputs, eps=1e-6, atol=1e-5)
+
+
+def test_warp_conv_with_zero_offsets_is_a_plain_convolution():
+    layer = WarpConv2d(6, 4, deform_groups=3).double()
+    x, offset, mask = warp_inputs()
+    expected = layer.conv(x)
+    torch.testing.assert_close(layer(x, torch.zeros_like(offset), torch.ones_like(mask)), expected)
+    with pytest.raises(ValueError, match="groups"):
+        WarpConv2d(6, 4, deform_groups=4)

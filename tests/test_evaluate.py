@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from model.evaluate import (baseline_scores, evaluate_recordings, find_pairs, predict_tfp, report,
-                            stream_from_blocks, synthetic_scores, write_curve)
+from model.evaluate import (Scores, baseline_scores, by_rate, evaluate_gt_folder, evaluate_recordings, find_pairs,
+                            net_centres, overall, predict_tfp, report, stream_from_blocks, synthetic_scores,
+                            write_curve)
 from model.model import CONFIGS, Spk2VidNet
 from model.sources import SourcePool
 from model.synth import StreamBatch
@@ -131,7 +132,8 @@ def test_synthetic_set_scores_networks_and_baselines():
     pool = SourcePool.from_arrays([texture(48, 48, 2)])
     segment = StreamBatch(pool, 2, 2, 16, generator=torch.Generator().manual_seed(1)).next_segment(4)
     torch.manual_seed(0)
-    results = synthetic_scores(segment, {"net:tiny": Spk2VidNet(TINY)}, 2, 10, torch.device("cpu"))
+    results = synthetic_scores({"synthetic-val": segment}, {"net:tiny": Spk2VidNet(TINY)}, 2, 10,
+                               torch.device("cpu"))
     scores = results["synthetic-val"]
     assert list(scores) == ["net:tiny", "TFP41", "oracle"]
     assert all(s.psnr.shape == (2, 4) and np.isfinite(s.psnr).all() for s in scores.values())
@@ -152,3 +154,77 @@ def test_cli_without_input_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as done:
         main(["eval"])
     assert done.value.code == 2 and "no input" in capsys.readouterr().err
+
+
+def test_streams_are_split_by_conversion_rate_and_gains_are_against_tfp41_and_the_oracle():
+    def scores(psnr: list[float]) -> Scores:
+        values = np.array(psnr, dtype=float)[:, None].repeat(3, 1)
+        return Scores(values, np.full_like(values, 0.5), np.array([0.1, 0.3, 0.6, 0.9]))
+
+    results = {"set": {"net": scores([20, 25, 31, 33]), "TFP41": scores([15, 22, 29, 30]),
+                       "oracle": scores([25, 26, 30, 32])}}
+    bins = by_rate(results)
+    assert list(bins) == ["rate < 0.2", "rate 0.2-0.5", "rate >= 0.5"]
+    bright = overall(bins["rate >= 0.5"])["net"]
+    assert bright["psnr"] == 32 and bright["streams"] == 2
+    assert bright["gain_vs_TFP41"] == 32 - 29.5 and bright["gain_vs_oracle"] == 32 - 31
+    assert overall(bins["rate < 0.2"])["net"]["gain_vs_oracle"] == -5
+    assert set(report(results)["by_rate"]) == set(bins)
+
+
+def test_the_network_runs_up_to_the_centre_block_by_block():
+    assert list(net_centres(150, 21, 10)) == list(range(10, 151, 10))
+    assert list(net_centres(17, 21, 10)) == [17]
+    assert list(net_centres(33, 21, 10)) == [13, 23, 33]
+
+
+@pytest.fixture(scope="module")
+def gt_folder(tmp_path_factory):
+    """A REDS_BASE-layout folder: spike/scene.dat (61 frames of 32x40, rate 0.6) and gt/scene.png at x1."""
+    folder = tmp_path_factory.mktemp("reds")
+    still = folder / "still.png"
+    image = np.round(texture(32, 40, 3) * 255).astype(np.uint8)
+    iio.imwrite(still, image)
+    simulate_file(still, folder / "spike" / "scene.dat", frames=61, sensor=SensorModel(rate=0.6), seed=2)
+    (folder / "gt").mkdir()
+    iio.imwrite(folder / "gt" / "scene.png", image)
+    return folder
+
+
+def test_a_reds_layout_folder_is_scored_at_its_centre_frame(gt_folder):
+    results = evaluate_gt_folder(gt_folder, lambda scale: {}, rate=0.6)
+    scores = results["scene"]
+    assert list(scores) == ["TFP21", "TFP41", "TFI41"]  # no oracle at x1: it would be the truth itself
+    assert all(s.psnr.shape == (1, 1) and s.rate.tolist() == [0.6] for s in scores.values())
+    assert scores["TFP41"].psnr[0, 0] > scores["TFP21"].psnr[0, 0] > 15  # still scene: more frames, less noise
+
+
+def test_a_reds_layout_folder_runs_the_network_at_the_ground_truth_scale(gt_folder, tmp_path, capsys):
+    torch.manual_seed(0)
+    weights = tmp_path / "tiny1.pt"
+    save_weights(Spk2VidNet(replace(TINY, name="tiny1", scale=1)), weights, {}, half=False)
+    report_path = tmp_path / "reds.json"
+    with pytest.raises(SystemExit) as done:
+        main(["eval", str(gt_folder), "--weights", str(weights), "--centre", "30", "--json", str(report_path)])
+    assert done.value.code == 0
+    overall_figures = json.loads(report_path.read_text())["overall"]
+    assert {"net:tiny1", "TFP21", "TFP41", "TFI41"} <= set(overall_figures)
+    # untrained, the network is TFP over its 21-frame block plus a zero residual
+    assert overall_figures["net:tiny1"]["psnr"] == pytest.approx(overall_figures["TFP21"]["psnr"], abs=0.01)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: (f / "gt" / "scene.png").unlink(), "no ground truth gt/scene.png"),
+    (lambda f: (f / "gt" / "scene.png").write_bytes(b"not a png"), "not a readable image"),
+    (lambda f: iio.imwrite(f / "gt" / "scene.png", np.zeros((30, 40), np.uint8)), "does not match"),
+])
+def test_a_bad_reds_layout_folder_is_refused_in_one_line(gt_folder, tmp_path, damage, message, capsys):
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(gt_folder, folder)
+    damage(folder)
+    with pytest.raises(SystemExit) as done:
+        main(["eval", str(folder)])
+    err = capsys.readouterr().err.strip()
+    assert done.value.code == 2 and message in err and len(err.splitlines()) == 1

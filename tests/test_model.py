@@ -16,6 +16,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 # A few channels, every part present (deformable groups, dilations, residual blocks).
 TINY = replace(CONFIGS["x2"], name="tiny", window=5, channels=8, extract_blocks=1, fusion_blocks=1,
                deform_groups=2, cmf_channels=4)
+# The CPU variant's parts: shared-offset alignment, motion and modulation at half resolution.
+TINY_WARP = replace(TINY, name="tiny-warp", alignment="warp", align_stride=2)
+TINIES = {"tiny": TINY, "tiny-warp": TINY_WARP}
 
 
 def spikes(batch: int, count: int, window: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
@@ -43,9 +46,10 @@ def test_untrained_network_outputs_bicubic_tfp():
     torch.testing.assert_close(hr.flatten(0, 1), expected)
 
 
-def test_every_parameter_gets_a_gradient():
-    net = trained_looking(TINY)
-    hr, _ = net(spikes(2, 3, TINY.window, 10, 12))
+@pytest.mark.parametrize("name", sorted(TINIES))
+def test_every_parameter_gets_a_gradient(name):
+    net = trained_looking(TINIES[name])
+    hr, _ = net(spikes(2, 3, TINY.window, 11, 13))
     hr.square().mean().backward()
     dead = [name for name, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not dead
@@ -58,9 +62,9 @@ def test_deterministic_on_cpu():
     assert torch.equal(first, second)
 
 
-@pytest.mark.parametrize("name", ["tiny", "x4-lite"])
+@pytest.mark.parametrize("name", ["tiny", "tiny-warp", "x4-lite"])
 def test_stream_in_chunks_matches_the_whole_stream(name):
-    config = TINY if name == "tiny" else CONFIGS[name]
+    config = TINIES.get(name) or CONFIGS[name]
     net = trained_looking(config)
     blocks = spikes(1, 7, config.window, 12, 15, seed=1)
     with torch.no_grad():
@@ -116,6 +120,15 @@ def test_config_json_round_trip_and_validation():
         replace(TINY, deform_groups=3)
     with pytest.raises(ValueError):
         replace(TINY, scale=3)
+    with pytest.raises(ValueError):
+        replace(TINY, alignment="flow")
+    with pytest.raises(ValueError):
+        replace(TINY, align_stride=0)
+
+
+def test_configs_written_before_the_alignment_options_load_as_dcn_at_full_resolution():
+    old = {key: value for key, value in TINY.to_dict().items() if key not in ("alignment", "align_stride")}
+    assert ModelConfig.from_dict(old) == TINY
 
 
 def macs(config: ModelConfig) -> int:
@@ -128,7 +141,7 @@ def test_sizes_match_the_paper_and_lite_is_at_least_four_times_cheaper():
     paper_millions = {"x4": 3.73, "x8": 3.88}  # METHOD.md results table
     for name, millions in paper_millions.items():
         assert abs(count_parameters(Spk2VidNet(CONFIGS[name])) / 1e6 - millions) < 0.1 * millions
-    for scale in (2, 4, 8):
+    for scale in (1, 2, 4, 8):
         assert macs(CONFIGS[f"x{scale}"]) >= 4 * macs(CONFIGS[f"x{scale}-lite"])
 
 

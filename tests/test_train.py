@@ -12,8 +12,10 @@ import torch
 
 from model.model import CONFIGS
 from model.sources import SourcePool, file_entry, write_manifest
-from model.train import CHECKPOINT, Trainer, TrainOptions
-from model.weights import load_weights
+from model.synth import Segment
+from model.train import CHECKPOINT, Trainer, TrainOptions, warm_start
+from model.model import Spk2VidNet
+from model.weights import load_weights, save_weights
 from spk2vid_cli.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -139,3 +141,28 @@ def test_cli_trains_from_a_source_folder(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "training x2-lite" in printed and "step 2/2" in printed
     assert (out / CHECKPOINT).is_file() and weights.is_file() and weights.with_suffix(".json").is_file()
+
+
+def test_loss_weights_bright_streams_and_charbonnier_keeps_small_errors(tmp_path, pools):
+    gt = torch.full((2, 1, 1, 4, 4), 0.5)
+    segment = Segment(torch.zeros(2, 1, 5, 2, 2), gt * torch.tensor([0.2, 0.8]).view(2, 1, 1, 1, 1),
+                      torch.zeros(2, 1, 1, 2, 2), torch.tensor([0.2, 0.8]), 0)
+    errors = torch.tensor([0.1, 0.3]).view(2, 1, 1, 1, 1)  # in intensity units, per stream
+    hr = (gt + errors) * segment.rate.view(2, 1, 1, 1, 1)
+    plain = trainer(options(tmp_path), pools).loss(hr, segment)
+    bright = trainer(options(tmp_path, bright_weight=3.0), pools).loss(hr, segment)
+    assert plain.item() == pytest.approx(0.2) and bright.item() == pytest.approx((0.1 + 3 * 0.3) / 4)
+    smooth = trainer(options(tmp_path, loss="charbonnier"), pools)
+    assert smooth.loss(gt * segment.rate.view(2, 1, 1, 1, 1), segment).item() == pytest.approx(1e-3)
+
+
+def test_warm_start_takes_every_matching_tensor_and_is_recorded(tmp_path, pools):
+    torch.manual_seed(5)
+    source = Spk2VidNet(replace(TINY, scale=1))  # another scale: only the upsampler differs
+    save_weights(source, tmp_path / "x1.pt", {}, half=False)
+    net = Spk2VidNet(TINY)
+    taken = warm_start(net, tmp_path / "x1.pt")
+    assert taken["tensors"] + taken["fresh"] == len(net.state_dict()) and taken["fresh"] == 2
+    assert torch.equal(net.first.fuse[0].weight, source.first.fuse[0].weight)
+    run = trainer(options(tmp_path, steps=1, init=tmp_path / "x1.pt"), pools)
+    assert run.run()["sessions"][0]["warm_start"]["tensors"] == taken["tensors"]

@@ -6,6 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -19,9 +20,16 @@ OUTPUT = "Output"
 def evaluate(
     paths: Annotated[list[Path] | None, typer.Argument(
         metavar="PATH", show_default=False,
-        help="Spike files from `spk2vid simulate --save-gt`, or folders searched for them; the ground truth "
-             "of X.dat is X.gt.tif beside it, else gt.tif in its folder.")] = None,
+        help="Spike files from `spk2vid simulate --save-gt`, or folders searched for them (the ground truth "
+             "of X.dat is X.gt.tif beside it, else gt.tif in its folder); or one folder in the REDS_BASE "
+             "layout: spike/NAME.dat + gt/NAME.png (or .tif), one sharp frame per recording.")] = None,
     gt: Annotated[Path | None, typer.Option(help="Ground-truth TIFF of a single spike file.")] = None,
+    rate: Annotated[float, typer.Option(
+        min=0.001, max=1.0,
+        help="REDS_BASE layout: the conversion rate the spikes were made with (spikes per frame at "
+             "intensity 1).")] = 0.6,
+    centre: Annotated[int | None, typer.Option(
+        min=0, help="REDS_BASE layout: the spike frame of the ground truth. Default: the middle frame.")] = None,
     synthetic: Annotated[Path | None, typer.Option(
         help="Instead of files: the fixed synthetic validation set, from this source folder's val split.")] = None,
     scale: Annotated[int, typer.Option(help="With --synthetic: the super-resolution factor.")] = 4,
@@ -40,7 +48,8 @@ def evaluate(
         help="Write PSNR per block position as CSV (and a PNG beside it with matplotlib).")] = None,
 ) -> None:
     """Score the network (bundled and --weights), TFP41, TFI41 and the clean-LR bicubic oracle
-    on recordings with ground truth; see model/evaluate.py for the conventions."""
+    on recordings with ground truth, with gains over TFP41 and the oracle and figures per
+    conversion-rate bin; see model/evaluate.py for the conventions."""
     from model import evaluate as ev
 
     console = Console(stderr=True)
@@ -53,8 +62,6 @@ def evaluate(
         if not paths:
             raise InputError("no input: give spike files or folders (from spk2vid simulate --save-gt), "
                              "or --synthetic DIR")
-        pairs = ev.find_pairs(paths, gt)
-
         @cache
         def nets_for(pair_scale: int) -> dict:
             from spk2vid_cli.net import NetReconstructor
@@ -62,8 +69,13 @@ def evaluate(
             return {label: NetReconstructor(pair_scale, weights=path, device=device, precision=precision)
                     for label, (net_scale, path) in choices.items() if net_scale == pair_scale}
 
-        results = ev.evaluate_recordings(pairs, nets_for,
-                                         lambda step: console.print(f"evaluating {step}", highlight=False))
+        def progress(step: str) -> None:
+            console.print(f"evaluating {step}", highlight=False)
+
+        if len(paths) == 1 and paths[0].is_dir() and ev.is_gt_folder(paths[0]):
+            results = ev.evaluate_gt_folder(paths[0], nets_for, rate, centre, progress)
+        else:
+            results = ev.evaluate_recordings(ev.find_pairs(paths, gt), nets_for, progress)
     Console().print(_table(results))
     if json_path is not None:
         ev.write_report(results, json_path)
@@ -92,21 +104,37 @@ def _synthetic(folder: Path, scale: int, choices: dict[str, tuple[int, Path]], d
     from spk2vid_cli.net import resolve_device
 
     nets = {label: load_weights(path)[0] for label, (net_scale, path) in choices.items() if net_scale == scale}
-    segment = validation_segments(SourcePool(folder, "val"), scale, stride=STRIDE)
-    return synthetic_scores(segment, nets, scale, STRIDE, resolve_device(device))
+    segments = {"synthetic-val": validation_segments(SourcePool(folder, "val"), scale, stride=STRIDE)}
+    videos = SourcePool(folder, "val", kinds=("video",))
+    if videos.clips:  # the slice with real frame-to-frame motion: held-out clips only
+        segments["synthetic-video"] = validation_segments(videos, scale, stride=STRIDE)
+    return synthetic_scores(segments, nets, scale, STRIDE, resolve_device(device))
 
 
 def _table(results: dict) -> Table:
-    """One row per sequence and method, then the overall means."""
-    from model.evaluate import overall
+    """One row per sequence and method, then the overall means and the means per conversion-rate bin,
+    with each method's PSNR gain over TFP41 and over the clean-LR oracle."""
+    from model.evaluate import BASELINE, ORACLE, by_rate, overall
 
-    table = Table("sequence", "method", "frames", "PSNR (dB)", "SSIM", title="Reconstruction quality")
+    table = Table("sequence", "method", "frames", "PSNR (dB)", "SSIM", f"vs {BASELINE}", f"vs {ORACLE}",
+                  title="Reconstruction quality")
+
+    def gains(summary: dict) -> list[str]:
+        return [f"{summary[key]:+.2f}" if key in summary else "" for key in (f"gain_vs_{BASELINE}",
+                                                                            f"gain_vs_{ORACLE}")]
+
     for name, scores in results.items():
-        for label, s in scores.items():
-            summary = s.summary()
-            table.add_row(name, label, str(s.psnr.size), f"{summary['psnr']:.2f}", f"{summary['ssim']:.4f}")
+        for label, summary in overall({name: scores}).items():
+            frames = int(np.isfinite(scores[label].psnr).sum())
+            table.add_row(name, label, str(frames), f"{summary['psnr']:.2f}", f"{summary['ssim']:.4f}",
+                          *gains(summary))
         table.add_section()
-    for label, summary in overall(results).items():
-        table.add_row("[bold]all[/bold]", label, f"{summary['sequences']} seq", f"{summary['psnr']:.2f}",
-                      f"{summary['ssim']:.4f}")
+    bins = by_rate(results)
+    groups = {"all": results, **(bins if len(bins) > 1 else {})}
+    for group, part in groups.items():
+        for label, summary in overall(part).items():
+            table.add_row(f"[bold]{group}[/bold]", label, f"{summary['streams']} streams", f"{summary['psnr']:.2f}",
+                          f"{summary['ssim']:.4f}", *gains(summary))
+        table.add_section()
     return table
+

@@ -23,6 +23,9 @@ def train(
     )] = Path("data/cache"),
     resume: Annotated[Path | None, typer.Option(
         rich_help_panel=RUN, help="Continue exactly from a checkpoint file or run folder.")] = None,
+    init: Annotated[Path | None, typer.Option(
+        rich_help_panel=RUN,
+        help="Warm start: take every matching tensor from these weights (.pt with its .json).")] = None,
     export: Annotated[Path | None, typer.Option(
         rich_help_panel=RUN,
         help="At the end, write the EMA weights here (.pt + .json) with a training summary.")] = None,
@@ -40,6 +43,11 @@ def train(
         min=1, rich_help_panel=RECIPE, help="Blocks per stream before new streams start.")] = 60,
     crop: Annotated[int, typer.Option(min=8, rich_help_panel=RECIPE, help="LR crop side in sensor pixels.")] = 64,
     lr: Annotated[float, typer.Option(min=0.0, rich_help_panel=RECIPE, help="Adam learning rate.")] = 2e-4,
+    loss: Annotated[str, typer.Option(
+        rich_help_panel=RECIPE, help="l1, or charbonnier (smooth L1 that keeps small-error gradients).")] = "l1",
+    bright_weight: Annotated[float, typer.Option(
+        min=0.0, rich_help_panel=RECIPE,
+        help="Loss weight of streams with conversion rate >= 0.5, where detail is what is left to learn.")] = 1.0,
     lr_step: Annotated[int, typer.Option(
         min=1, rich_help_panel=RECIPE, help="Steps between learning-rate drops.")] = 12_500,
     lr_gamma: Annotated[float, typer.Option(
