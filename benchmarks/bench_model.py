@@ -1,7 +1,8 @@
 """Network benchmark (not a test): parameters, MACs, ms per output frame and peak memory.
 
     PYTHONPATH=. python benchmarks/bench_model.py [--configs x4 x4-lite] [--device cpu|cuda]
-        [--precisions fp32 bf16] [--size 250x400] [--frames 5] [--compile]
+        [--precisions fp32 bf16] [--size 250x400] [--frames 5] [--compile] [--profile]
+        [--convert [--convert-frames 40]]
 
 Each (configuration, precision) runs in a fresh child process through `NetReconstructor` (what
 `spk2vid convert --method net` uses), with untrained weights: speed does not depend on training.
@@ -10,12 +11,20 @@ and reports the median time per output frame and its peak memory (CPU: peak RSS 
 CUDA: peak allocated GPU memory). MACs count convolutions and matrix products (not sampling or
 element-wise work), measured on a small frame and scaled to the benchmark size: every layer's cost
 is proportional to the number of pixels.
+
+`--profile` adds, per configuration, the operators that took the most time (PyTorch profiler, self
+time per frame). `--convert` times the whole `spk2vid convert` command (reader, windows, network,
+exposure, TIFF writer) on a simulated stream of the benchmark size, run twice in fresh processes:
+over the first 10 output frames and over all `--convert-frames`; seconds per frame are the
+difference of the two over the frame difference (start-up and model loading cancel out), and the
+peak RSS is that of the longer run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -26,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.profiler import profile
 from torch.utils.flop_counter import FlopCounterMode
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +44,7 @@ sys.path.insert(0, str(REPO))
 from model.model import CONFIGS, Spk2VidNet, count_parameters  # noqa: E402
 from model.weights import save_weights  # noqa: E402
 from spk2vid_cli.net import NetReconstructor  # noqa: E402
+from spk2vid_cli.simulate import SensorModel, simulate_file  # noqa: E402
 from spk2vid_cli.windows import Block  # noqa: E402
 
 MAC_PROBE = (40, 64)  # LR frame on which MACs are counted
@@ -73,7 +84,45 @@ def child(args: argparse.Namespace) -> dict:
         times.append(time.perf_counter() - started)
     peak_mb = (torch.cuda.max_memory_allocated(rec.device) / 2**20 if cuda
                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    return {"ms": 1000 * statistics.median(times), "peak_mb": peak_mb, "device": str(rec.device)}
+    result = {"ms": 1000 * statistics.median(times), "peak_mb": peak_mb, "device": str(rec.device)}
+    if args.profile:
+        with profile() as prof:
+            for block in blocks[1:]:
+                rec.reconstruct(block)
+        table = prof.key_averages().table(sort_by="self_device_time_total" if cuda else "self_cpu_time_total",
+                                          row_limit=10, max_name_column_width=32)
+        result["profile"] = table
+    return result
+
+
+def convert_seconds(args: argparse.Namespace, name: str, folder: Path) -> tuple[float, float]:
+    """Seconds per frame of a whole `spk2vid convert` to x`scale` TIFF, and its peak RSS in MB."""
+    config = CONFIGS[name]
+    weights = folder / f"{name}.pt"
+    save_weights(Spk2VidNet(config), weights, {}, half=True)
+    stream = folder / "stream.dat"
+    if not stream.exists():
+        rng = np.random.default_rng(0)
+        still = folder / "still.png"
+        import imageio.v3 as iio
+
+        cells = rng.random((args.height // 8 + 8, args.width // 8 + 8))  # room for the camera to move
+        iio.imwrite(still, (np.kron(cells, np.ones((8, 8))) * 255).astype(np.uint8))
+        simulate_file(still, stream, size=(args.height, args.width),
+                      frames=config.window + 10 * (args.convert_frames - 1), sensor=SensorModel(rate=0.5))
+    runs = {}
+    for frames in (10, args.convert_frames):
+        command = [sys.executable, "-m", "spk2vid_cli", "convert", str(stream), "-o", str(folder / "out.tif"),
+                   "--scale", str(config.scale), "--weights", str(weights), "--device", args.device, "--overwrite",
+                   "--end", str(config.window + 10 * (frames - 1))]
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
+        _, status, usage = os.wait4(process.pid, 0)
+        if status:
+            raise SystemExit(f"convert failed: {process.stderr.read().decode().strip()}")
+        runs[frames] = (time.perf_counter() - started, usage.ru_maxrss / 1024)
+    (short, _), (long, peak_mb) = runs[10], runs[args.convert_frames]
+    return (long - short) / (args.convert_frames - 10), peak_mb
 
 
 def main() -> None:
@@ -84,6 +133,9 @@ def main() -> None:
     parser.add_argument("--size", default="250x400", help="LR frame HxW")
     parser.add_argument("--frames", type=int, default=5, help="timed frames per configuration")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
+    parser.add_argument("--profile", action="store_true", help="print the operators that took the most time")
+    parser.add_argument("--convert", action="store_true", help="also time whole spk2vid convert runs to TIFF")
+    parser.add_argument("--convert-frames", type=int, default=40, help="output frames of the longer convert run")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.height, args.width = map(int, args.size.split("x"))
@@ -100,6 +152,7 @@ def main() -> None:
             command = [sys.executable, __file__, "--child", "--configs", name, "--device", args.device,
                        "--precisions", precision, "--size", args.size, "--frames", str(args.frames)]
             command += ["--compile"] if args.compile else []
+            command += ["--profile"] if args.profile else []
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode:
                 print(f"{name:9} {precision}: failed\n{done.stderr.strip()}")
@@ -107,6 +160,16 @@ def main() -> None:
             result = json.loads(done.stdout.strip().splitlines()[-1])
             print(f"{name:9} {params:>10,} {gmacs:>11.1f} {precision:>9} {result['ms']:>9.1f} "
                   f"{result['peak_mb']:>8.0f}  {result['device']}")
+            if "profile" in result:
+                print(f"profile of {name} {precision}, {args.frames} frames:\n{result['profile']}")
+    if args.convert:
+        print(f"\nwhole spk2vid convert to TIFF ({args.device}, default precision), seconds per frame over "
+              f"frames 10-{args.convert_frames}:")
+        print(f"{'config':9} {'s/frame':>8} {'frames/s':>9} {'peak RSS MB':>12}")
+        with tempfile.TemporaryDirectory() as folder:
+            for name in args.configs:
+                seconds, peak_mb = convert_seconds(args, name, Path(folder))
+                print(f"{name:9} {seconds:>8.3f} {1 / seconds:>9.2f} {peak_mb:>12.0f}")
 
 
 if __name__ == "__main__":
