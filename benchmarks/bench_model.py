@@ -1,6 +1,8 @@
 """Network benchmark (not a test): parameters, MACs, ms per output frame and peak memory.
 
-    PYTHONPATH=. python benchmarks/bench_model.py [--configs x4 x4-lite] [--device cpu|cuda]
+Run it where spk2vid is installed (`pip install -e .`):
+
+    python benchmarks/bench_model.py [--configs x4 x4-lite] [--device cpu|cuda]
         [--precisions fp32 bf16] [--size 250x400] [--frames 5] [--compile]
 
 Each (configuration, precision) runs in a fresh child process through `NetReconstructor` (what
@@ -28,13 +30,10 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from model.model import CONFIGS, Spk2VidNet, count_parameters  # noqa: E402
-from model.weights import save_weights  # noqa: E402
-from spk2vid_cli.net import NetReconstructor  # noqa: E402
-from spk2vid_cli.windows import Block  # noqa: E402
+from spk2vid_cli.net import NetReconstructor
+from spk2vid_cli.windows import Block
+from spk2vid_model.model import CONFIGS, Spk2VidNet, count_parameters
+from spk2vid_model.weights import save_weights
 
 MAC_PROBE = (40, 64)  # LR frame on which MACs are counted
 

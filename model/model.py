@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from model.dcn import TAPS, DeformConv2d
+from spk2vid_model.dcn import TAPS, DeformConv2d
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 The JSON holds `{"config": ModelConfig as a dict, "meta": {...}}`; `meta` is free-form (training
 summary, metrics). Weights are read with `torch.load(weights_only=True)`, so a file can carry
-tensors only, never code. Bundled weights live in `model/weights/` as `x{scale}-{full|lite}.pt`.
+tensors only, never code. Bundled weights live in `model/weights/` (installed as
+`spk2vid_model/weights/`) as `x{scale}-{full|lite}.pt`.
 """
 
 import json
@@ -13,8 +14,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from model.model import ModelConfig, Spk2VidNet
-from spk2vid_cli.errors import InputError
+from spk2vid_model.errors import InputError
+from spk2vid_model.model import ModelConfig, Spk2VidNet
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 BUNDLED_NAME = re.compile(r"x(\d+)-(full|lite)\.pt")
@@ -52,7 +53,7 @@ def load_weights(path: Path) -> tuple[Spk2VidNet, dict]:
                          "re-download or re-export it") from None
     if not isinstance(state, dict):
         raise InputError(f"{path}: holds a {type(state).__name__}, not a state dict; "
-                         "save weights with model.weights.save_weights")
+                         "save weights with spk2vid_model.weights.save_weights")
     mismatch = _mismatch(net, state)
     if mismatch:
         raise InputError(f"{path}: does not match the {net.config.name} architecture in "

@@ -1,6 +1,6 @@
 """Side-by-side crops of the real recordings: TFP41+bicubic, TFI+bicubic and Spk2VidNet, at x4.
 
-    PYTHONPATH=. python scripts/real_side_by_side.py [--weights PATH] [--out docs/real]
+    python scripts/real_side_by_side.py [--weights PATH] [--out docs/real]
 
 No ground truth exists for real recordings, so this only lets people look. For each recording, the
 frame centred on spike frame `centre` is reconstructed by each method (the network runs over every

@@ -1,7 +1,7 @@
 """Integrate-and-fire spike-camera simulator (torch, CPU or CUDA).
 
 This is the one simulator of the project: `spk2vid simulate` and the training data engine
-(`model/synth.py`) both build on the functions below.
+(`spk2vid_cli/training/synth.py`) both build on the functions below.
 
 Sensor model, per pixel and spike frame t (FORMATS.md, "Simulation conventions"):
 

@@ -33,7 +33,7 @@ def write_recording(path: Path, num_frames: int = 60, height: int = 6, width: in
 
 def run_cli(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str]:
     """Run `spk2vid ARGS` in-process: (exit code, stdout, stderr)."""
-    from spk2vid_cli.cli import main
+    from spk2vid_cli.commands.app import main
 
     with pytest.raises(SystemExit) as exited:
         main([str(arg) for arg in args])

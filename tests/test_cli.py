@@ -127,7 +127,7 @@ def test_convert_a_dat_with_every_classical_method(rec, tmp_path, capsys, method
 
 
 def test_default_method_without_weights_suggests_tfp(rec, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("model.weights.WEIGHTS_DIR", tmp_path / "no-weights")
+    monkeypatch.setattr("spk2vid_model.weights.WEIGHTS_DIR", tmp_path / "no-weights")
     line = assert_fails_cleanly(capsys, tmp_path, EXIT_USAGE, "no network weights for --scale 2", "convert", rec,
                                 "-o", tmp_path / "out.mp4", "--scale", 2)
     assert "weights exist for: none" in line and "--method tfp" in line
@@ -277,7 +277,7 @@ def test_ctrl_c_during_a_write_leaves_no_output(tmp_path):
 
 def test_commands_other_than_mp4_run_without_ffmpeg(rec, tmp_path):
     # The GPU image lacks imageio-ffmpeg: info, TIFF output and training must not import it.
-    script = ("import sys; sys.modules['imageio_ffmpeg'] = None; from spk2vid_cli.cli import main; "
+    script = ("import sys; sys.modules['imageio_ffmpeg'] = None; from spk2vid_cli.commands.app import main; "
               "main(sys.argv[1:])")
     root = Path(__file__).resolve().parents[1]
     for args in (["info", str(rec)], ["convert", str(rec), "-o", str(tmp_path / "o.tif"), "--method", "tfp", "-q"],

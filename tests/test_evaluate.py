@@ -9,18 +9,18 @@ import numpy as np
 import pytest
 import torch
 
-from model.evaluate import (baseline_scores, evaluate_recordings, find_pairs, predict_tfp, report,
-                            stream_from_blocks, synthetic_scores, write_curve)
-from model.model import CONFIGS, Spk2VidNet
-from model.sources import SourcePool
-from model.synth import StreamBatch
-from model.weights import save_weights
 from spk2vid_cli.classical import TFP
-from spk2vid_cli.cli import main
+from spk2vid_cli.commands.app import main
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.net import NetReconstructor
 from spk2vid_cli.simulate import SensorModel, simulate_file
+from spk2vid_cli.training.evaluate import (baseline_scores, evaluate_recordings, find_pairs, predict_tfp, report,
+                                           stream_from_blocks, synthetic_scores, write_curve)
+from spk2vid_cli.training.sources import SourcePool
+from spk2vid_cli.training.synth import StreamBatch
 from spk2vid_cli.windows import Block
+from spk2vid_model.model import CONFIGS, Spk2VidNet
+from spk2vid_model.weights import save_weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.metrics import psnr, ssim, to_intensity
+from spk2vid_cli.training.metrics import psnr, ssim, to_intensity
 
 
 def test_psnr_of_a_known_mse():

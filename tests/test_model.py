@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from model.model import CONFIGS, ModelConfig, Spk2VidNet, StreamState, count_parameters, history
+from spk2vid_model.model import CONFIGS, ModelConfig, Spk2VidNet, StreamState, count_parameters, history
 from torch_helpers import trained_looking
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from model import weights
-from model.model import CONFIGS
-from model.weights import load_weights, save_weights
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.net import NetReconstructor, available_weights, plan_tiles, tile_spans
 from spk2vid_cli.windows import Block
+from spk2vid_model import weights
+from spk2vid_model.model import CONFIGS
+from spk2vid_model.weights import load_weights, save_weights
 from torch_helpers import trained_looking
 
 pytestmark = pytest.mark.usefixtures("one_thread")

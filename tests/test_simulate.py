@@ -8,7 +8,7 @@ import pytest
 import tifffile
 import torch
 
-from spk2vid_cli.cli import main
+from spk2vid_cli.commands.app import main
 from spk2vid_cli.errors import EXIT_OK, EXIT_OUTPUT, EXIT_USAGE, InputError
 from spk2vid_cli.simulate import (
     area_downscale,

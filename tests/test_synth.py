@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from model.sources import SourcePool
-from model.synth import (LEG_FRAMES, ClipScene, SensorRanges, StreamBatch, Trajectory, fold, pose_matrices,
-                         pose_parameters, validation_segments)
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.simulate import area_downscale
+from spk2vid_cli.training.sources import SourcePool
+from spk2vid_cli.training.synth import (LEG_FRAMES, ClipScene, SensorRanges, StreamBatch, Trajectory, fold,
+                                        pose_matrices, pose_parameters, validation_segments)
 
 SCALE, LR = 2, 8
 QUIET_SENSOR = SensorRanges(threshold_std=(0.0, 0.0), dark_current=(0.0, 0.0), noise_std=(0.0, 0.0))

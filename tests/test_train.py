@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from model.model import CONFIGS
-from model.sources import SourcePool, file_entry, write_manifest
-from model.train import CHECKPOINT, Trainer, TrainOptions
-from model.weights import load_weights
-from spk2vid_cli.cli import main
+from spk2vid_cli.commands.app import main
+from spk2vid_cli.training.sources import SourcePool, file_entry, write_manifest
+from spk2vid_cli.training.train import CHECKPOINT, Trainer, TrainOptions
+from spk2vid_model.model import CONFIGS
+from spk2vid_model.weights import load_weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -6,10 +6,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from model import weights
-from model.model import CONFIGS, Spk2VidNet
-from model.weights import bundled_weights, load_weights, save_weights
 from spk2vid_cli.errors import InputError
+from spk2vid_model import weights
+from spk2vid_model.model import CONFIGS, Spk2VidNet
+from spk2vid_model.weights import bundled_weights, load_weights, save_weights
 from torch_helpers import trained_looking
 
 pytestmark = pytest.mark.usefixtures("one_thread")

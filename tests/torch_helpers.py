@@ -2,7 +2,7 @@
 
 import torch
 
-from model.model import ModelConfig, Spk2VidNet
+from spk2vid_model.model import ModelConfig, Spk2VidNet
 
 
 def trained_looking(config: ModelConfig, seed: int = 0) -> Spk2VidNet:

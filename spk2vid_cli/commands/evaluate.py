@@ -40,8 +40,8 @@ def evaluate(
         help="Write PSNR per block position as CSV (and a PNG beside it with matplotlib).")] = None,
 ) -> None:
     """Score the network (bundled and --weights), TFP41, TFI41 and the clean-LR bicubic oracle
-    on recordings with ground truth; see model/evaluate.py for the conventions."""
-    from model import evaluate as ev
+    on recordings with ground truth; see spk2vid_cli/training/evaluate.py for the conventions."""
+    from spk2vid_cli.training import evaluate as ev
 
     console = Console(stderr=True)
     choices = _weight_choices(weights or [])
@@ -74,7 +74,7 @@ def evaluate(
 
 def _weight_choices(extra: list[Path]) -> dict[str, tuple[int, Path]]:
     """label -> (scale, weights): bundled weights as net-full / net-lite, others as net:NAME."""
-    from model.weights import bundled_weights, load_weights
+    from spk2vid_model.weights import bundled_weights, load_weights
 
     choices = {f"net-{variant}": (scale, path)
                for scale, variants in bundled_weights().items() for variant, path in variants.items()}
@@ -84,11 +84,11 @@ def _weight_choices(extra: list[Path]) -> dict[str, tuple[int, Path]]:
 
 
 def _synthetic(folder: Path, scale: int, choices: dict[str, tuple[int, Path]], device: str) -> dict:
-    from model.evaluate import synthetic_scores
-    from model.sources import SourcePool
-    from model.synth import validation_segments
-    from model.train import STRIDE
-    from model.weights import load_weights
+    from spk2vid_cli.training.evaluate import synthetic_scores
+    from spk2vid_cli.training.sources import SourcePool
+    from spk2vid_cli.training.synth import validation_segments
+    from spk2vid_cli.training.train import STRIDE
+    from spk2vid_model.weights import load_weights
     from spk2vid_cli.net import resolve_device
 
     nets = {label: load_weights(path)[0] for label, (net_scale, path) in choices.items() if net_scale == scale}
@@ -98,7 +98,7 @@ def _synthetic(folder: Path, scale: int, choices: dict[str, tuple[int, Path]], d
 
 def _table(results: dict) -> Table:
     """One row per sequence and method, then the overall means."""
-    from model.evaluate import overall
+    from spk2vid_cli.training.evaluate import overall
 
     table = Table("sequence", "method", "frames", "PSNR (dB)", "SSIM", title="Reconstruction quality")
     for name, scores in results.items():

@@ -1,4 +1,4 @@
-"""`spk2vid train`: train Spk2VidNet on simulated spike streams (see `model/train.py`)."""
+"""`spk2vid train`: train Spk2VidNet on simulated spike streams (see `spk2vid_cli/training/train.py`)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def train(
     options = {name: value for name, value in locals().items() if name != "threads"}  # the TrainOptions fields
     import torch
 
-    from model.train import Trainer, TrainOptions
+    from spk2vid_cli.training.train import Trainer, TrainOptions
 
     if threads:
         torch.set_num_threads(threads)

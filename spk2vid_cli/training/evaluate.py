@@ -3,7 +3,7 @@
 Two sources of paired data, scored the same way:
 - recordings written by `spk2vid simulate --save-gt` (a .dat and its ground-truth TIFF stack), run
   through the same reconstructors as `spk2vid convert` (`evaluate_recordings`);
-- the fixed synthetic validation set of `model.synth.validation_segments`, batched in torch
+- the fixed synthetic validation set of `synth.validation_segments`, batched in torch
   (`synthetic_scores`, and `net_scores` / `baseline_scores` for the trainer).
 
 Methods:
@@ -15,7 +15,7 @@ Methods:
   perfect sensor reading followed by interpolation.
 Near the ends of a stream a classical window shrinks to the widest one centred on the block centre.
 
-Metrics follow `model.metrics`: intensity = firing rate / conversion rate, clipped to [0, 1],
+Metrics follow `metrics.py`: intensity = firing rate / conversion rate, clipped to [0, 1],
 one grey channel, `scale` border pixels cropped. Each frame is scored on its own; a sequence's
 figure is the mean over its frames, the overall figure the mean over sequences, and the
 PSNR-vs-position curve the mean over sequences at each block position (0 = first block).
@@ -34,15 +34,15 @@ import tifffile
 import torch
 import torch.nn.functional as F
 
-from model.metrics import psnr, ssim
-from model.model import Spk2VidNet
-from model.synth import Segment
 from spk2vid_cli.classical import TFI, TFP, bicubic
 from spk2vid_cli.errors import InputError, OutputError
 from spk2vid_cli.net import NetReconstructor
 from spk2vid_cli.simulate import area_downscale
 from spk2vid_cli.spikes import SpikeRecording, open_recording
+from spk2vid_cli.training.metrics import psnr, ssim
+from spk2vid_cli.training.synth import Segment
 from spk2vid_cli.windows import Block
+from spk2vid_model.model import Spk2VidNet
 
 CLASSICAL_WINDOW = 41
 NET_CHUNK = 9  # blocks per network call on the synthetic set (bounds memory, state carries over)

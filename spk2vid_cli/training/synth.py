@@ -34,10 +34,10 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from model.sources import SourcePool
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.simulate import (area_downscale, integrate_and_fire, pixel_thresholds, similarity_matrices,
                                   smooth_camera_path, view_thetas, warp_frames)
+from spk2vid_cli.training.sources import SourcePool
 
 MOTIONS = ("auto", "none")
 MAX_SPEED = 2.0                  # LR pixels per block, largest camera / foreground speed

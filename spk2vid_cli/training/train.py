@@ -1,6 +1,6 @@
 """Segmented training of Spk2VidNet with state transfer: the engine behind `spk2vid train`.
 
-Each step takes the next segment of S blocks from B simulated streams (`model.synth.StreamBatch`),
+Each step takes the next segment of S blocks from B simulated streams (`synth.StreamBatch`),
 runs the network from the recurrent state the previous segment left (detached: truncated
 back-propagation through time) and takes an Adam step on the L1 loss in intensity units
 (prediction and truth divided by the stream's conversion rate, the scale the metrics use, so dim
@@ -44,14 +44,14 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from model.evaluate import Scores, baseline_scores, net_scores
-from model.model import CONFIGS, ModelConfig, Spk2VidNet, StreamState, count_parameters
-from model.sources import SourcePool
-from model.synth import Segment, StreamBatch, validation_segments
-from model.weights import save_weights
 from spk2vid_cli.errors import InputError, OutputError
 from spk2vid_cli.net import resolve_device
 from spk2vid_cli.signals import stop_requests
+from spk2vid_cli.training.evaluate import Scores, baseline_scores, net_scores
+from spk2vid_cli.training.sources import SourcePool
+from spk2vid_cli.training.synth import Segment, StreamBatch, validation_segments
+from spk2vid_model.model import CONFIGS, ModelConfig, Spk2VidNet, StreamState, count_parameters
+from spk2vid_model.weights import save_weights
 
 CHECKPOINT = "checkpoint.pt"
 LOG_FIELDS = ("step", "loss", "lr", "steps_per_s", "elapsed_s", "val_psnr", "val_ssim", "val_psnr_tfp41",
