@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from spk2vid_cli.errors import InputError
+from spk2vid_model.geometry import STRIDE
 
 NETS = "Networks"
 OUTPUT = "Output"
@@ -84,12 +85,11 @@ def _weight_choices(extra: list[Path]) -> dict[str, tuple[int, Path]]:
 
 
 def _synthetic(folder: Path, scale: int, choices: dict[str, tuple[int, Path]], device: str) -> dict:
+    from spk2vid_cli.net import resolve_device
     from spk2vid_cli.training.evaluate import synthetic_scores
     from spk2vid_cli.training.sources import SourcePool
     from spk2vid_cli.training.synth import validation_segments
-    from spk2vid_cli.training.train import STRIDE
     from spk2vid_model.weights import load_weights
-    from spk2vid_cli.net import resolve_device
 
     nets = {label: load_weights(path)[0] for label, (net_scale, path) in choices.items() if net_scale == scale}
     segment = validation_segments(SourcePool(folder, "val"), scale, stride=STRIDE)

@@ -42,9 +42,9 @@ from spk2vid_cli.spikes import SpikeRecording, open_recording
 from spk2vid_cli.training.metrics import psnr, ssim
 from spk2vid_cli.training.synth import Segment
 from spk2vid_cli.windows import Block
+from spk2vid_model.geometry import CLASSICAL_WINDOW, WINDOW
 from spk2vid_model.model import Spk2VidNet
 
-CLASSICAL_WINDOW = 41
 NET_CHUNK = 9  # blocks per network call on the synthetic set (bounds memory, state carries over)
 CONVENTIONS = ("intensity = firing rate / conversion rate, clipped to [0, 1]; grey; `scale` border pixels "
                "cropped; SSIM: Gaussian 11x11, sigma 1.5, K1 0.01, K2 0.03; means over frames, then sequences")
@@ -211,7 +211,7 @@ def blocks_at(recording: SpikeRecording, centres: list[int], window: int, shrink
         half = min(window // 2, centre, recording.num_frames - 1 - centre) if shrink else window // 2
         if half < 0 or centre - half < 0 or centre + half >= recording.num_frames:
             raise InputError(f"{recording.path}: ground-truth frame {centre} has no {window}-frame block around it; "
-                             "simulate with the default --gt-window 21")
+                             f"simulate with the default --gt-window {WINDOW}")
         yield Block(index, centre, recording.frames(centre - half, centre + half + 1))
 
 

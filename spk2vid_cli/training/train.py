@@ -50,13 +50,13 @@ from spk2vid_cli.signals import stop_requests
 from spk2vid_cli.training.evaluate import Scores, baseline_scores, net_scores
 from spk2vid_cli.training.sources import SourcePool
 from spk2vid_cli.training.synth import Segment, StreamBatch, validation_segments
+from spk2vid_model.geometry import STRIDE
 from spk2vid_model.model import CONFIGS, ModelConfig, Spk2VidNet, StreamState, count_parameters
 from spk2vid_model.weights import save_weights
 
 CHECKPOINT = "checkpoint.pt"
 LOG_FIELDS = ("step", "loss", "lr", "steps_per_s", "elapsed_s", "val_psnr", "val_ssim", "val_psnr_tfp41",
               "val_psnr_oracle")
-STRIDE = 10  # block stride in spike frames, as `spk2vid convert`
 # Defaults that depend on the device: (CUDA, CPU).
 DEVICE_DEFAULTS = {"batch": (8, 2), "render_step": (1, 5)}
 
