@@ -3,7 +3,8 @@
 import json
 import os
 import signal
-from dataclasses import replace
+from dataclasses import fields, replace
+from types import SimpleNamespace
 
 import imageio.v3 as iio
 import numpy as np
@@ -139,3 +140,22 @@ def test_cli_trains_from_a_source_folder(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "training x2-lite" in printed and "step 2/2" in printed
     assert (out / CHECKPOINT).is_file() and weights.is_file() and weights.with_suffix(".json").is_file()
+
+
+def test_the_command_line_is_made_from_train_options(tmp_path, capsys, monkeypatch):
+    """Every TrainOptions field is an option with help, its default the dataclass's; the command passes them on."""
+    from spk2vid_cli.commands import train as command
+
+    missing = {field.name for field in fields(TrainOptions)} - set(command.OPTIONS)
+    assert not missing, f"give these TrainOptions fields a typer.Option in spk2vid_cli/commands/train.py: {missing}"
+    received = []
+    monkeypatch.setattr("spk2vid_cli.training.train.Trainer",
+                        lambda opts, say: received.append(opts) or SimpleNamespace(run=lambda: None))
+    with pytest.raises(SystemExit) as done:
+        main(["train", "--out", str(tmp_path), "--steps", "3", "--render-step", "5", "--max-minutes", "1.5"])
+    assert done.value.code == 0
+    assert received == [TrainOptions(out=tmp_path, steps=3, render_step=5, max_minutes=1.5)]
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--stream-blocks" in shown and "--lr-gamma" in shown and "[default: 0.7]" in shown

@@ -48,6 +48,7 @@ from spk2vid_cli.errors import InputError, OutputError
 from spk2vid_cli.net import resolve_device
 from spk2vid_cli.signals import stop_requests
 from spk2vid_cli.training.evaluate import Scores, baseline_scores, net_scores
+from spk2vid_cli.training.options import TrainOptions
 from spk2vid_cli.training.sources import SourcePool
 from spk2vid_cli.training.synth import Segment, StreamBatch, validation_segments
 from spk2vid_model.geometry import STRIDE
@@ -59,40 +60,6 @@ LOG_FIELDS = ("step", "loss", "lr", "steps_per_s", "elapsed_s", "val_psnr", "val
               "val_psnr_oracle")
 # Defaults that depend on the device: (CUDA, CPU).
 DEVICE_DEFAULTS = {"batch": (8, 2), "render_step": (1, 5)}
-
-
-@dataclass
-class TrainOptions:
-    """Everything `spk2vid train` takes; None means "the default for the device" (DEVICE_DEFAULTS)."""
-
-    out: Path
-    config: str = "x4-lite"
-    data: Path = Path("data/cache")
-    steps: int = 100_000
-    batch: int | None = None
-    segment: int = 5
-    stream_blocks: int = 60
-    crop: int = 64
-    lr: float = 2e-4
-    lr_step: int = 12_500
-    lr_gamma: float = 0.7
-    ema: float = 0.999
-    val_every: int = 500
-    val_streams: int = 8
-    val_blocks: int = 45
-    ckpt_every: int = 200
-    log_every: int = 10
-    max_minutes: float | None = None
-    resume: Path | None = None
-    export: Path | None = None
-    device: str = "auto"
-    render_step: int | None = None
-    seed: int = 0
-
-    def data_shape(self) -> dict:
-        """The options that decide what the streams look like: resuming keeps the data position only if equal."""
-        return {"batch": self.batch, "segment": self.segment, "stream_blocks": self.stream_blocks,
-                "crop": self.crop, "render_step": self.render_step}
 
 
 @dataclass
