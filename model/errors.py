@@ -5,6 +5,8 @@ file and the fix; the CLI prints it and exits with `exit_code`. `spk2vid_cli.err
 these names, so the network and the CLI raise and catch the same classes.
 """
 
+import re
+
 EXIT_OK = 0
 EXIT_FAILURE = 1      # unexpected failure, or some files of a batch failed
 EXIT_USAGE = 2        # bad flags or bad input file (typer also uses 2 for usage errors)
@@ -28,3 +30,9 @@ class OutputError(Spk2VidError):
     """The output cannot be written: exists, unwritable, disk full."""
 
     exit_code = EXIT_OUTPUT
+
+
+def reason(err: Exception) -> str:
+    """The first sentence of an exception message (torch's run to paragraphs), for one-line errors."""
+    line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return re.split(r"\.\s", line, maxsplit=1)[0].rstrip(".")

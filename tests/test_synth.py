@@ -137,7 +137,7 @@ def test_sources_smaller_than_the_view_are_refused(pool):
 
 
 def test_render_step_must_divide_block_spacing(pool):
-    with pytest.raises(ValueError, match="render_step"):
+    with pytest.raises(InputError, match="--render-step"):
         streams(pool, render_step=3)
 
 

@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from spk2vid_cli.commands.app import main
+from spk2vid_cli.errors import InputError
 from spk2vid_cli.training.sources import SourcePool, file_entry, write_manifest
-from spk2vid_cli.training.train import CHECKPOINT, Trainer, TrainOptions
+from spk2vid_cli.training.train import CHECKPOINT, Trainer, TrainOptions, read_checkpoint
 from spk2vid_model.model import CONFIGS
 from spk2vid_model.weights import load_weights
 
@@ -106,7 +107,7 @@ def test_time_limit_stops_with_a_checkpoint(tmp_path, pools):
     run = trainer(options(tmp_path, steps=100, max_minutes=1e-9), pools)
     run.run()
     assert run.stop_reason == "time limit" and run.step < 100
-    saved = torch.load(tmp_path / "run" / CHECKPOINT, weights_only=False)
+    saved = read_checkpoint(tmp_path / "run" / CHECKPOINT)
     assert saved["step"] == run.step
 
 
@@ -118,7 +119,7 @@ def test_sigterm_stops_after_the_current_step_with_a_checkpoint(tmp_path, pools)
     run = trainer(options(tmp_path, steps=100), pools, say)
     run.run()
     assert run.stop_reason == "SIGTERM" and run.step == 2
-    assert torch.load(tmp_path / "run" / CHECKPOINT, weights_only=False)["step"] == 2
+    assert read_checkpoint(tmp_path / "run" / CHECKPOINT)["step"] == 2
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
@@ -159,3 +160,13 @@ def test_the_command_line_is_made_from_train_options(tmp_path, capsys, monkeypat
         main(["train", "--help"])
     shown = " ".join(capsys.readouterr().out.split())
     assert "--stream-blocks" in shown and "--lr-gamma" in shown and "[default: 0.7]" in shown
+
+
+def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path, pools):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / CHECKPOINT).write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="not a readable checkpoint"):
+        trainer(options(tmp_path, resume=tmp_path / "run"), pools)
+    torch.save({"f": print}, tmp_path / "run" / CHECKPOINT)  # code, not data: weights_only refuses it
+    with pytest.raises(InputError, match="not a readable checkpoint"):
+        trainer(options(tmp_path, resume=tmp_path / "run"), pools)

@@ -208,9 +208,10 @@ class StreamBatch:
         if motion not in MOTIONS:
             raise ValueError(f"motion must be one of {MOTIONS}, got {motion!r}")
         if window < 1 or window % 2 == 0 or stride < 1:
-            raise ValueError(f"window must be odd and positive and stride positive, got {window}, {stride}")
+            raise InputError(f"block window must be odd and positive and stride positive, got {window}, {stride}")
         if render_step < 1 or (window // 2) % render_step or stride % render_step:
-            raise ValueError(f"render_step {render_step} must divide window//2 = {window // 2} and stride = {stride}")
+            raise InputError(f"--render-step {render_step} must divide window//2 = {window // 2} and stride = {stride}; "
+                             "use 1 or 5")
         self.device = torch.device(device)
         if generator is None:
             generator = torch.Generator(self.device)

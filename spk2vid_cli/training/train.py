@@ -30,6 +30,7 @@ import copy
 import csv
 import json
 import os
+import pickle
 import platform
 import random
 import signal
@@ -43,6 +44,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from torch.torch_version import TorchVersion
 
 from spk2vid_cli.errors import InputError, OutputError
 from spk2vid_cli.net import resolve_device
@@ -51,6 +53,7 @@ from spk2vid_cli.training.evaluate import Scores, baseline_scores, net_scores
 from spk2vid_cli.training.options import TrainOptions
 from spk2vid_cli.training.sources import SourcePool
 from spk2vid_cli.training.synth import Segment, StreamBatch, validation_segments
+from spk2vid_model.errors import reason
 from spk2vid_model.geometry import STRIDE
 from spk2vid_model.model import CONFIGS, ModelConfig, Spk2VidNet, StreamState, count_parameters
 from spk2vid_model.weights import save_weights
@@ -60,6 +63,8 @@ LOG_FIELDS = ("step", "loss", "lr", "steps_per_s", "elapsed_s", "val_psnr", "val
               "val_psnr_oracle")
 # Defaults that depend on the device: (CUDA, CPU).
 DEVICE_DEFAULTS = {"batch": (8, 2), "render_step": (1, 5)}
+# What a checkpoint holds besides tensors and plain types; it is read with weights_only=True.
+CHECKPOINT_GLOBALS = [TorchVersion]  # sessions' "torch": torch.__version__
 
 
 @dataclass
@@ -262,7 +267,10 @@ class Trainer:
         path = Path(where) / CHECKPOINT if Path(where).is_dir() else Path(where)
         if not path.is_file():
             raise InputError(f"--resume {where}: no {CHECKPOINT} there; give a checkpoint file or run folder")
-        record = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            record = read_checkpoint(path)
+        except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as err:
+            raise InputError(f"--resume {where}: {path} is not a readable checkpoint ({reason(err)})") from None
         if record["model_config"] != self.model_config.to_dict():
             raise InputError(f"{path}: trained {record['model_config']['name']}, not {self.model_config.name}; "
                              f"pass --config {record['model_config']['name']}")
@@ -384,6 +392,12 @@ class Trainer:
                          "precision": "bf16 autocast" if self.device.type == "cuda" else "fp32"},
             "validation": self.validation,
         }
+
+
+def read_checkpoint(path: Path) -> dict:
+    """The record of a checkpoint, read with weights_only=True: tensors, plain types and CHECKPOINT_GLOBALS."""
+    with torch.serialization.safe_globals(CHECKPOINT_GLOBALS):
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _progress_line(entry: dict, steps: int) -> str:
