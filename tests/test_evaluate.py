@@ -2,7 +2,6 @@
 
 import csv
 import json
-from dataclasses import replace
 
 import imageio.v3 as iio
 import numpy as np
@@ -10,7 +9,6 @@ import pytest
 import torch
 
 from spk2vid_cli.classical import TFP
-from spk2vid_cli.commands.app import main
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.net import NetReconstructor
 from spk2vid_cli.simulate import SensorModel, simulate_file
@@ -19,13 +17,12 @@ from spk2vid_cli.training.evaluate import (baseline_scores, evaluate_recordings,
 from spk2vid_cli.training.sources import SourcePool
 from spk2vid_cli.training.synth import StreamBatch
 from spk2vid_cli.windows import Block
-from spk2vid_model.model import CONFIGS, Spk2VidNet
+from spk2vid_model.model import Spk2VidNet
 from spk2vid_model.weights import save_weights
+from io_helpers import run_cli
+from torch_helpers import TINY
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-TINY = replace(CONFIGS["x2"], name="tiny", channels=8, extract_blocks=0, fusion_blocks=0, deform_groups=2,
-               cmf_channels=4, cmf_dilations=(1, 2), upsampler="direct")
 
 
 def texture(height: int, width: int, seed: int) -> np.ndarray:
@@ -141,14 +138,11 @@ def test_synthetic_set_scores_networks_and_baselines():
 
 def test_cli_prints_a_table_and_writes_json_and_curve(pair_dir, tmp_path, capsys):
     report_path, curve_path = tmp_path / "eval.json", tmp_path / "curve.csv"
-    with pytest.raises(SystemExit) as done:
-        main(["eval", str(pair_dir), "--json", str(report_path), "--curve", str(curve_path)])
-    assert done.value.code == 0
-    assert "TFP41" in capsys.readouterr().out
+    code, printed, _ = run_cli(capsys, "eval", pair_dir, "--json", report_path, "--curve", curve_path)
+    assert code == 0 and "TFP41" in printed
     assert "oracle" in json.loads(report_path.read_text())["overall"] and curve_path.is_file()
 
 
 def test_cli_without_input_is_a_usage_error(capsys):
-    with pytest.raises(SystemExit) as done:
-        main(["eval"])
-    assert done.value.code == 2 and "no input" in capsys.readouterr().err
+    code, _, err = run_cli(capsys, "eval")
+    assert code == 2 and "no input" in err

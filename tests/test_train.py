@@ -11,17 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from spk2vid_cli.commands.app import main
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.training.sources import SourcePool, file_entry, write_manifest
 from spk2vid_cli.training.train import CHECKPOINT, Trainer, TrainOptions, read_checkpoint
-from spk2vid_model.model import CONFIGS
 from spk2vid_model.weights import load_weights
+from io_helpers import run_cli
+from torch_helpers import TINY
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-TINY = replace(CONFIGS["x2"], name="tiny", channels=8, extract_blocks=0, fusion_blocks=0, deform_groups=2,
-               cmf_channels=4, cmf_dilations=(1, 2), upsampler="direct")
 LR = 8  # LR crop side; the HR view is 16x16
 
 
@@ -133,12 +131,10 @@ def test_cli_trains_from_a_source_folder(tmp_path, capsys):
         entries.append(file_entry(path, data, kind="image", split=split, licence="test"))
     write_manifest(data, entries)
     out, weights = tmp_path / "run", tmp_path / "x2-lite.pt"
-    with pytest.raises(SystemExit) as done:
-        main(["train", "--config", "x2-lite", "--data", str(data), "--out", str(out), "--steps", "2",
-              "--crop", "8", "--batch", "1", "--segment", "2", "--stream-blocks", "3", "--val-streams", "1",
-              "--val-blocks", "3", "--device", "cpu", "--threads", "1", "--export", str(weights)])
-    assert done.value.code == 0
-    printed = capsys.readouterr().out
+    code, printed, _ = run_cli(capsys, "train", "--config", "x2-lite", "--data", data, "--out", out, "--steps", 2,
+                               "--crop", 8, "--batch", 1, "--segment", 2, "--stream-blocks", 3, "--val-streams", 1,
+                               "--val-blocks", 3, "--device", "cpu", "--threads", 1, "--export", weights)
+    assert code == 0
     assert "training x2-lite" in printed and "step 2/2" in printed
     assert (out / CHECKPOINT).is_file() and weights.is_file() and weights.with_suffix(".json").is_file()
 
@@ -152,13 +148,9 @@ def test_the_command_line_is_made_from_train_options(tmp_path, capsys, monkeypat
     received = []
     monkeypatch.setattr("spk2vid_cli.training.train.Trainer",
                         lambda opts, say: received.append(opts) or SimpleNamespace(run=lambda: None))
-    with pytest.raises(SystemExit) as done:
-        main(["train", "--out", str(tmp_path), "--steps", "3", "--render-step", "5", "--max-minutes", "1.5"])
-    assert done.value.code == 0
+    assert run_cli(capsys, "train", "--out", tmp_path, "--steps", 3, "--render-step", 5, "--max-minutes", 1.5)[0] == 0
     assert received == [TrainOptions(out=tmp_path, steps=3, render_step=5, max_minutes=1.5)]
-    with pytest.raises(SystemExit):
-        main(["train", "--help"])
-    shown = " ".join(capsys.readouterr().out.split())
+    shown = " ".join(run_cli(capsys, "train", "--help")[1].split())
     assert "--stream-blocks" in shown and "--lr-gamma" in shown and "[default: 0.7]" in shown
 
 
