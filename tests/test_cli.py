@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tifffile
 from io_helpers import (
-    REAL_MONITOR, REAL_OUTDOOR, error_line, limit_file_size, listing, random_frames, run_cli, spawn_cli,
+    REAL_MONITOR, REAL_OUTDOOR, error_line, limit_file_size, listing, needs_real, random_frames, run_cli, spawn_cli,
     write_recording,
 )
 
@@ -51,6 +51,7 @@ def assert_fails_cleanly(capsys, tmp_path, expected_code, message, *args) -> str
 
 # --- info ---------------------------------------------------------------------------------------
 
+@needs_real
 def test_info_reports_the_real_recordings(capsys):
     outdoor, monitor = info_json(capsys, REAL_OUTDOOR, REAL_MONITOR)
     assert (outdoor["height"], outdoor["width"], outdoor["frames"]) == (250, 400, 500)
@@ -84,6 +85,7 @@ def test_info_table_and_preview(rec, tmp_path, capsys):
     assert preview.shape == (6, 10) and preview.dtype == np.uint8 and preview.max() == 255
 
 
+@needs_real
 def test_info_several_files_gives_a_table_and_a_preview_folder(rec, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "uhsr.npz").symlink_to(REAL_MONITOR)
@@ -94,6 +96,7 @@ def test_info_several_files_gives_a_table_and_a_preview_folder(rec, tmp_path, ca
 
 # --- convert ------------------------------------------------------------------------------------
 
+@needs_real
 def test_convert_real_recordings_into_all_three_formats(tmp_path, capsys):
     code, _, err = run_cli(capsys, "convert", REAL_OUTDOOR, "-o", tmp_path / "outdoor.mp4", "--method", "tfp",
                            "--scale", 2, "--end", 71)
