@@ -31,10 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from spk2vid_cli.spikes import open_recording, pack_frames, write_config
+from spk2vid_model.geometry import STRIDE
 
 HEIGHT, WIDTH = 250, 400
 DISTINCT_FRAMES = 1000
-READ_CHUNK = 10  # new frames per block at the default stride
+READ_CHUNK = STRIDE  # new frames per block at the default stride
 MIN_READ_S = 2.0
 
 

@@ -45,7 +45,7 @@ def run_in(folder: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_cli_and_api_run_from_a_folder_holding_model_py(tmp_path):
-    """A research folder's own model.py (or model/ package) must not shadow the network."""
+    """A research folder's own model.py (or data.py) must not shadow the network."""
     (tmp_path / "model.py").write_text("raise ImportError('the working directory model.py was imported')\n")
     (tmp_path / "data.py").write_text("raise ImportError('the working directory data.py was imported')\n")
     help_text = run_in(tmp_path, "-m", "spk2vid_cli", "--help")
