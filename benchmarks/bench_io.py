@@ -1,6 +1,8 @@
 """I/O benchmark (not a test): reader throughput, TFP conversion speed, and peak memory vs stream length.
 
-    PYTHONPATH=. python benchmarks/bench_io.py [--frames 1000 40000] [--workdir /tmp]
+Run it where spk2vid is installed (`pip install -e .`):
+
+    python benchmarks/bench_io.py [--frames 1000 40000] [--workdir /tmp]
 
 For each stream length it writes a packed 250x400 `.dat` (1,000 distinct frames repeated), then
 runs each measurement in a fresh child process and reads the child's peak RSS (ru_maxrss; Linux
@@ -28,14 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from spk2vid_cli.spikes import open_recording, pack_frames, write_config  # noqa: E402
+from spk2vid_cli.spikes import open_recording, pack_frames, write_config
+from spk2vid_model.geometry import STRIDE
 
 HEIGHT, WIDTH = 250, 400
 DISTINCT_FRAMES = 1000
-READ_CHUNK = 10  # new frames per block at the default stride
+READ_CHUNK = STRIDE  # new frames per block at the default stride
 MIN_READ_S = 2.0
 
 
@@ -67,7 +67,7 @@ def child_read(path: Path) -> dict:
 
 
 def child_convert(path: Path, scale: int) -> dict:
-    from spk2vid_cli.cli import main
+    from spk2vid_cli.commands.app import main
 
     output = path.with_name(f"{path.stem}-x{scale}.mp4")
     started = time.perf_counter()

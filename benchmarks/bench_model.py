@@ -1,6 +1,8 @@
 """Network benchmark (not a test): parameters, MACs, ms per output frame and peak memory.
 
-    PYTHONPATH=. python benchmarks/bench_model.py [--configs x4 x4-lite] [--device cpu|cuda]
+Run it where spk2vid is installed (`pip install -e .`):
+
+    python benchmarks/bench_model.py [--configs x4 x4-lite] [--device cpu|cuda]
         [--precisions fp32 bf16] [--size 250x400] [--frames 5] [--compile] [--profile]
         [--convert [--convert-frames 40]]
 
@@ -38,15 +40,13 @@ import torch
 from torch.profiler import profile
 from torch.utils.flop_counter import FlopCounterMode
 
+from spk2vid_cli.net import NetReconstructor
+from spk2vid_cli.simulate import SensorModel, simulate_file
+from spk2vid_cli.windows import Block
+from spk2vid_model.model import CONFIGS, Spk2VidNet, count_parameters
+from spk2vid_model.weights import save_weights
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from model.model import CONFIGS, Spk2VidNet, count_parameters  # noqa: E402
-from model.weights import save_weights  # noqa: E402
-from spk2vid_cli.net import NetReconstructor  # noqa: E402
-from spk2vid_cli.simulate import SensorModel, simulate_file  # noqa: E402
-from spk2vid_cli.windows import Block  # noqa: E402
-
 MAC_PROBE = (40, 64)  # LR frame on which MACs are counted
 
 

@@ -13,9 +13,10 @@ device="${1:-cuda}"
 python="${PYTHON:-python}"
 "$python" -c "import torch; print('torch', torch.__version__, '| CUDA', torch.version.cuda, '|',
     torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
-PYTHONPATH=. "$python" benchmarks/bench_model.py --device "$device" --configs x4 x4-lite \
+source scripts/checkout_path.sh
+"$python" benchmarks/bench_model.py --device "$device" --configs x4 x4-lite \
     --precisions fp32 bf16 --frames 20 "${@:2}"
 if [[ "${COMPILE:-0}" == 1 ]]; then
-    PYTHONPATH=. "$python" benchmarks/bench_model.py --device "$device" --configs x4 \
+    "$python" benchmarks/bench_model.py --device "$device" --configs x4 \
         --precisions bf16 --frames 20 --compile "${@:2}"
 fi

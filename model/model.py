@@ -23,7 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from model.dcn import TAPS, DeformConv2d, WarpConv2d
+from spk2vid_model.dcn import TAPS, DeformConv2d, WarpConv2d
+from spk2vid_model.geometry import WINDOW
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class ModelConfig:
 
     name: str
     scale: int                     # super-resolution factor r
-    window: int = 21               # spike frames per block, 2w+1
+    window: int = WINDOW           # spike frames per block, 2w+1
     channels: int = 64             # feature channels C
     num_history: int = 2           # K, history features per recurrent layer
     temporal_dilation: int = 2     # RP-II looks at M_{i-d}, M_{i-2d}, ..

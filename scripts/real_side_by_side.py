@@ -1,6 +1,6 @@
 """Side-by-side crops of the real recordings: TFP41+bicubic, TFI+bicubic and Spk2VidNet, at x4.
 
-    PYTHONPATH=. python scripts/real_side_by_side.py [--weights PATH] [--out docs/real]
+    python scripts/real_side_by_side.py [--weights PATH] [--out docs/real]
 
 No ground truth exists for real recordings, so this only lets people look. For each recording, the
 frame centred on spike frame `centre` is reconstructed by each method (the network runs over every
@@ -22,10 +22,10 @@ from spk2vid_cli.exposure import Exposure
 from spk2vid_cli.net import NetReconstructor
 from spk2vid_cli.spikes import open_recording
 from spk2vid_cli.windows import Block, iter_blocks
+from spk2vid_model.geometry import CLASSICAL_WINDOW, STRIDE
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 SCALE = 4
-STRIDE = 10
 # recording, centre spike frame, LR crop (top, left, height, width)
 SCENES = [
     (SHARED / "Evin-X_SpikingSIM" / "real_spike.npz", 250, (60, 120, 100, 160)),
@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/real"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    methods = [TFP(SCALE, 41), TFI(SCALE, 41),
+    methods = [TFP(SCALE, CLASSICAL_WINDOW), TFI(SCALE, CLASSICAL_WINDOW),
                NetReconstructor(SCALE, model="lite", weights=args.weights, device="cpu")]
     for path, centre, crop in SCENES:
         with open_recording(path) as recording:

@@ -1,3 +1,3 @@
-from spk2vid_cli.cli import main
+from spk2vid_cli.commands.app import main
 
 main()

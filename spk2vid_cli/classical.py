@@ -17,6 +17,7 @@ import numpy as np
 
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.windows import Block
+from spk2vid_model.geometry import WINDOW
 
 if TYPE_CHECKING:
     import torch
@@ -52,7 +53,7 @@ class _Classical(ABC):
     summary = ""
     min_window = 1
 
-    def __init__(self, scale: int = 4, window: int = 21):
+    def __init__(self, scale: int = 4, window: int = WINDOW):
         if scale not in SCALES:
             raise InputError(f"--scale must be one of {', '.join(map(str, SCALES))}, got {scale}")
         if window < self.min_window or window % 2 == 0:

@@ -1,29 +1,11 @@
-"""User-facing errors and the exit codes they map to.
+"""User-facing errors and the exit codes they map to (defined in the bottom layer, `spk2vid_model.errors`).
 
 Every error a user can cause is raised as a `Spk2VidError` whose message is one line naming the
 file and the fix; the CLI prints it and exits with `exit_code`.
 """
 
-EXIT_OK = 0
-EXIT_FAILURE = 1      # unexpected failure, or some files of a batch failed
-EXIT_USAGE = 2        # bad flags or bad input file (typer also uses 2 for usage errors)
-EXIT_OUTPUT = 3       # output exists, unwritable, or disk full
-EXIT_INTERRUPTED = 130
+from spk2vid_model.errors import (EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE, InputError,
+                                  OutputError, Spk2VidError)
 
-
-class Spk2VidError(Exception):
-    """An error the user can fix; `str(err)` is the one-line message."""
-
-    exit_code = EXIT_FAILURE
-
-
-class InputError(Spk2VidError):
-    """The input recording (or a flag describing it) is wrong."""
-
-    exit_code = EXIT_USAGE
-
-
-class OutputError(Spk2VidError):
-    """The output cannot be written: exists, unwritable, disk full."""
-
-    exit_code = EXIT_OUTPUT
+__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_OUTPUT", "EXIT_USAGE", "InputError", "OutputError",
+           "Spk2VidError"]

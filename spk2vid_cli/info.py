@@ -13,11 +13,11 @@ from spk2vid_cli.exposure import Exposure
 from spk2vid_cli.spikes import DEFAULT_SPIKE_RATE, SpikeRecording
 from spk2vid_cli.windows import Block
 from spk2vid_cli.writers import discard_file, output_error, partial_name, quantize
+from spk2vid_model.geometry import CLASSICAL_WINDOW
 
 CHUNK_BYTES = 32 * 2**20  # unpacked frames held at once
 PERCENTILES = (1, 5, 50, 95, 99)
 HOT_FRACTION = 0.95
-PREVIEW_WINDOW = 41
 
 
 def spike_counts(recording: SpikeRecording) -> np.ndarray:
@@ -57,7 +57,7 @@ def recording_stats(recording: SpikeRecording, spike_rate: float = DEFAULT_SPIKE
     }
 
 
-def preview_image(recording: SpikeRecording, window: int = PREVIEW_WINDOW) -> np.ndarray:
+def preview_image(recording: SpikeRecording, window: int = CLASSICAL_WINDOW) -> np.ndarray:
     """A TFP image of (at most) `window` frames around the middle of the recording, exposed to [0, 1]."""
     available = recording.num_frames if recording.num_frames % 2 else recording.num_frames - 1
     window = min(window, available)

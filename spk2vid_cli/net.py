@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model import weights as weight_files
-from model.model import StreamState
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.windows import Block
+from spk2vid_model import weights as weight_files
+from spk2vid_model.model import StreamState
 
 MODELS = ("auto", "full", "lite")
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}

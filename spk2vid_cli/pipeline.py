@@ -26,6 +26,7 @@ from spk2vid_cli.signals import stop_requests
 from spk2vid_cli.spikes import DEFAULT_SPIKE_RATE, SpikeRecording
 from spk2vid_cli.windows import Block, iter_blocks
 from spk2vid_cli.writers import FrameInfo, FrameWriter
+from spk2vid_model.geometry import STRIDE
 
 QUEUE_SIZE = 4
 POLL_S = 0.1
@@ -131,7 +132,7 @@ def convert(
     writer: FrameWriter,
     exposure: Exposure,
     *,
-    stride: int = 10,
+    stride: int = STRIDE,
     start: int = 0,
     end: int | None = None,
     spike_rate: float = DEFAULT_SPIKE_RATE,

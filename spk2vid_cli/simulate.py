@@ -1,7 +1,7 @@
 """Integrate-and-fire spike-camera simulator (torch, CPU or CUDA).
 
 This is the one simulator of the project: `spk2vid simulate` and the training data engine
-(`model/synth.py`) both build on the functions below.
+(`spk2vid_cli/training/synth.py`) both build on the functions below.
 
 Sensor model, per pixel and spike frame t (FORMATS.md, "Simulation conventions"):
 
@@ -36,6 +36,7 @@ from torch import Tensor
 from spk2vid_cli.errors import InputError, OutputError
 from spk2vid_cli.spikes import read_config, write_config, write_dat
 from spk2vid_cli.windows import block_centres
+from spk2vid_model.geometry import STRIDE, WINDOW
 
 # Rec. 601 luma weights, applied to gamma-encoded (not linearised) RGB, as PIL's "L" and
 # OpenCV's grey conversion do and as the public simulated spike datasets were made.
@@ -260,8 +261,8 @@ def simulate_file(
     motion: CameraMotion = CameraMotion(),
     seed: int = 0,
     save_gt: str | Path | None = None,
-    gt_window: int = 21,
-    gt_stride: int = 10,
+    gt_window: int = WINDOW,
+    gt_stride: int = STRIDE,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> SimulationResult:

@@ -1,7 +1,8 @@
 """Cutting a spike stream into overlapping blocks.
 
 Block i holds `window` = 2w+1 spike frames centred on frame t_i = start + w + i*stride (the paper's
-t_i = w + 10 i with w = 10). Frames shared by consecutive blocks are read and unpacked once.
+t_i = w + 10 i with w = 10: the defaults WINDOW and STRIDE of `spk2vid_model.geometry`). Frames
+shared by consecutive blocks are read and unpacked once.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.spikes import SpikeRecording
+from spk2vid_model.geometry import STRIDE, WINDOW
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,8 @@ class Block:
     frames: np.ndarray
 
 
-def block_centres(num_frames: int, window: int = 21, stride: int = 10, start: int = 0, end: int | None = None) -> range:
+def block_centres(num_frames: int, window: int = WINDOW, stride: int = STRIDE, start: int = 0,
+                  end: int | None = None) -> range:
     """Centre frames of every whole block of `window` frames inside `[start, end)`."""
     if window < 1 or window % 2 == 0:
         raise InputError(f"--window must be a positive odd number of frames, got {window}")
@@ -38,7 +41,7 @@ def block_centres(num_frames: int, window: int = 21, stride: int = 10, start: in
 
 
 def iter_blocks(
-    recording: SpikeRecording, window: int = 21, stride: int = 10, start: int = 0, end: int | None = None
+    recording: SpikeRecording, window: int = WINDOW, stride: int = STRIDE, start: int = 0, end: int | None = None
 ) -> Iterator[Block]:
     """Yield the blocks of `recording` in order, reading each spike frame once."""
     centres = block_centres(recording.num_frames, window, stride, start, end)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tifffile
 from io_helpers import (
-    REAL_MONITOR, REAL_OUTDOOR, error_line, limit_file_size, listing, random_frames, run_cli, spawn_cli,
+    REAL_MONITOR, REAL_OUTDOOR, error_line, limit_file_size, listing, needs_real, random_frames, run_cli, spawn_cli,
     write_recording,
 )
 
@@ -51,6 +51,7 @@ def assert_fails_cleanly(capsys, tmp_path, expected_code, message, *args) -> str
 
 # --- info ---------------------------------------------------------------------------------------
 
+@needs_real
 def test_info_reports_the_real_recordings(capsys):
     outdoor, monitor = info_json(capsys, REAL_OUTDOOR, REAL_MONITOR)
     assert (outdoor["height"], outdoor["width"], outdoor["frames"]) == (250, 400, 500)
@@ -84,6 +85,7 @@ def test_info_table_and_preview(rec, tmp_path, capsys):
     assert preview.shape == (6, 10) and preview.dtype == np.uint8 and preview.max() == 255
 
 
+@needs_real
 def test_info_several_files_gives_a_table_and_a_preview_folder(rec, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "uhsr.npz").symlink_to(REAL_MONITOR)
@@ -94,6 +96,7 @@ def test_info_several_files_gives_a_table_and_a_preview_folder(rec, tmp_path, ca
 
 # --- convert ------------------------------------------------------------------------------------
 
+@needs_real
 def test_convert_real_recordings_into_all_three_formats(tmp_path, capsys):
     code, _, err = run_cli(capsys, "convert", REAL_OUTDOOR, "-o", tmp_path / "outdoor.mp4", "--method", "tfp",
                            "--scale", 2, "--end", 71)
@@ -127,7 +130,7 @@ def test_convert_a_dat_with_every_classical_method(rec, tmp_path, capsys, method
 
 
 def test_default_method_without_weights_suggests_tfp(rec, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("model.weights.WEIGHTS_DIR", tmp_path / "no-weights")
+    monkeypatch.setattr("spk2vid_model.weights.WEIGHTS_DIR", tmp_path / "no-weights")
     line = assert_fails_cleanly(capsys, tmp_path, EXIT_USAGE, "no network weights for --scale 2", "convert", rec,
                                 "-o", tmp_path / "out.mp4", "--scale", 2)
     assert "weights exist for: none" in line and "--method tfp" in line
@@ -277,7 +280,7 @@ def test_ctrl_c_during_a_write_leaves_no_output(tmp_path):
 
 def test_commands_other_than_mp4_run_without_ffmpeg(rec, tmp_path):
     # The GPU image lacks imageio-ffmpeg: info, TIFF output and training must not import it.
-    script = ("import sys; sys.modules['imageio_ffmpeg'] = None; from spk2vid_cli.cli import main; "
+    script = ("import sys; sys.modules['imageio_ffmpeg'] = None; from spk2vid_cli.commands.app import main; "
               "main(sys.argv[1:])")
     root = Path(__file__).resolve().parents[1]
     for args in (["info", str(rec)], ["convert", str(rec), "-o", str(tmp_path / "o.tif"), "--method", "tfp", "-q"],

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.dcn import DeformConv2d, WarpConv2d, deform_conv2d, warp
+from spk2vid_model.dcn import DeformConv2d, WarpConv2d, deform_conv2d, warp
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

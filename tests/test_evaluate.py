@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shutil
 from dataclasses import replace
 
 import imageio.v3 as iio
@@ -9,24 +10,22 @@ import numpy as np
 import pytest
 import torch
 
-from model.evaluate import (Scores, baseline_scores, by_rate, evaluate_gt_folder, evaluate_recordings, find_pairs,
-                            net_centres, overall, predict_tfp, report, stream_from_blocks, synthetic_scores,
-                            write_curve)
-from model.model import CONFIGS, Spk2VidNet
-from model.sources import SourcePool
-from model.synth import StreamBatch
-from model.weights import save_weights
 from spk2vid_cli.classical import TFP
-from spk2vid_cli.cli import main
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.net import NetReconstructor
 from spk2vid_cli.simulate import SensorModel, simulate_file
+from spk2vid_cli.training.evaluate import (Scores, baseline_scores, by_rate, evaluate_gt_folder, evaluate_recordings,
+                                           find_pairs, net_centres, overall, predict_tfp, report, stream_from_blocks,
+                                           synthetic_scores, write_curve)
+from spk2vid_cli.training.sources import SourcePool
+from spk2vid_cli.training.synth import StreamBatch
 from spk2vid_cli.windows import Block
+from spk2vid_model.model import Spk2VidNet
+from spk2vid_model.weights import save_weights
+from io_helpers import run_cli
+from torch_helpers import TINY
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-TINY = replace(CONFIGS["x2"], name="tiny", channels=8, extract_blocks=0, fusion_blocks=0, deform_groups=2,
-               cmf_channels=4, cmf_dilations=(1, 2), upsampler="direct")
 
 
 def texture(height: int, width: int, seed: int) -> np.ndarray:
@@ -143,17 +142,14 @@ def test_synthetic_set_scores_networks_and_baselines():
 
 def test_cli_prints_a_table_and_writes_json_and_curve(pair_dir, tmp_path, capsys):
     report_path, curve_path = tmp_path / "eval.json", tmp_path / "curve.csv"
-    with pytest.raises(SystemExit) as done:
-        main(["eval", str(pair_dir), "--json", str(report_path), "--curve", str(curve_path)])
-    assert done.value.code == 0
-    assert "TFP41" in capsys.readouterr().out
+    code, printed, _ = run_cli(capsys, "eval", pair_dir, "--json", report_path, "--curve", curve_path)
+    assert code == 0 and "TFP41" in printed
     assert "oracle" in json.loads(report_path.read_text())["overall"] and curve_path.is_file()
 
 
 def test_cli_without_input_is_a_usage_error(capsys):
-    with pytest.raises(SystemExit) as done:
-        main(["eval"])
-    assert done.value.code == 2 and "no input" in capsys.readouterr().err
+    code, _, err = run_cli(capsys, "eval")
+    assert code == 2 and "no input" in err
 
 
 def test_streams_are_split_by_conversion_rate_and_gains_are_against_tfp41_and_the_oracle():
@@ -204,9 +200,8 @@ def test_a_reds_layout_folder_runs_the_network_at_the_ground_truth_scale(gt_fold
     weights = tmp_path / "tiny1.pt"
     save_weights(Spk2VidNet(replace(TINY, name="tiny1", scale=1)), weights, {}, half=False)
     report_path = tmp_path / "reds.json"
-    with pytest.raises(SystemExit) as done:
-        main(["eval", str(gt_folder), "--weights", str(weights), "--centre", "30", "--json", str(report_path)])
-    assert done.value.code == 0
+    code, _, _ = run_cli(capsys, "eval", gt_folder, "--weights", weights, "--centre", 30, "--json", report_path)
+    assert code == 0
     overall_figures = json.loads(report_path.read_text())["overall"]
     assert {"net:tiny1", "TFP21", "TFP41", "TFI41"} <= set(overall_figures)
     # untrained, the network is TFP over its 21-frame block plus a zero residual
@@ -219,12 +214,8 @@ def test_a_reds_layout_folder_runs_the_network_at_the_ground_truth_scale(gt_fold
     (lambda f: iio.imwrite(f / "gt" / "scene.png", np.zeros((30, 40), np.uint8)), "does not match"),
 ])
 def test_a_bad_reds_layout_folder_is_refused_in_one_line(gt_folder, tmp_path, damage, message, capsys):
-    import shutil
-
     folder = tmp_path / "copy"
     shutil.copytree(gt_folder, folder)
     damage(folder)
-    with pytest.raises(SystemExit) as done:
-        main(["eval", str(folder)])
-    err = capsys.readouterr().err.strip()
-    assert done.value.code == 2 and message in err and len(err.splitlines()) == 1
+    code, _, err = run_cli(capsys, "eval", folder)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from model.metrics import psnr, ssim, to_intensity
+from spk2vid_cli.errors import InputError
+from spk2vid_cli.training.metrics import psnr, ssim, to_intensity
 
 
 def test_psnr_of_a_known_mse():
@@ -89,5 +90,5 @@ def test_ssim_is_symmetric_and_averages_the_valid_windows():
 
 
 def test_ssim_rejects_images_smaller_than_the_window():
-    with pytest.raises(ValueError, match="11x11"):
+    with pytest.raises(InputError, match="11x11"):
         ssim(torch.zeros(10, 20), torch.zeros(10, 20))

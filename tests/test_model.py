@@ -8,14 +8,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from model.model import CONFIGS, ModelConfig, Spk2VidNet, StreamState, count_parameters, history
-from torch_helpers import trained_looking
+from spk2vid_model.model import CONFIGS, ModelConfig, Spk2VidNet, StreamState, count_parameters, history
+from torch_helpers import TINY, trained_looking
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 # A few channels, every part present (deformable groups, dilations, residual blocks).
-TINY = replace(CONFIGS["x2"], name="tiny", window=5, channels=8, extract_blocks=1, fusion_blocks=1,
-               deform_groups=2, cmf_channels=4)
 # The CPU variant's parts: shared-offset alignment, motion and modulation at half resolution.
 TINY_WARP = replace(TINY, name="tiny-warp", alignment="warp", align_stride=2)
 TINIES = {"tiny": TINY, "tiny-warp": TINY_WARP}
@@ -107,7 +105,7 @@ def test_history_fills_missing_entries_with_the_current_feature():
 
 
 def test_wrong_block_length_is_rejected():
-    with pytest.raises(ValueError, match="5-frame blocks"):
+    with pytest.raises(ValueError, match=f"{TINY.window}-frame blocks"):
         Spk2VidNet(TINY)(spikes(1, 1, 7, 8, 8))
 
 
@@ -119,7 +117,7 @@ def test_config_json_round_trip_and_validation():
     with pytest.raises(ValueError):
         replace(TINY, deform_groups=3)
     with pytest.raises(ValueError):
-        replace(TINY, scale=3)
+        replace(TINY, upsampler="progressive", scale=3)
     with pytest.raises(ValueError):
         replace(TINY, alignment="flow")
     with pytest.raises(ValueError):

@@ -1,14 +1,12 @@
 """Scoring on Spike-Zoo's two REDS_BASE samples (../shared/real, beside the CI checkout)."""
 
-from pathlib import Path
-
 import pytest
 
-from model.evaluate import evaluate_gt_folder
+from spk2vid_cli.training.evaluate import evaluate_gt_folder
+from io_helpers import REDS_BASE as REDS
+from io_helpers import needs_shared
 
-REDS = Path(__file__).resolve().parents[1].parent / "shared" / "real" / "chenkang455_Spike-Zoo" / "reds_base"
-pytestmark = pytest.mark.skipif(not REDS.is_dir(), reason=f"{REDS} is absent: the shared REDS_BASE samples "
-                                                          "sit beside the CI checkout, not in a clone")
+pytestmark = needs_shared(REDS)
 
 
 def test_tfp_scores_reproduce_the_figures_of_spike_zoos_conventions():

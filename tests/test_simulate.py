@@ -8,7 +8,6 @@ import pytest
 import tifffile
 import torch
 
-from spk2vid_cli.cli import main
 from spk2vid_cli.errors import EXIT_OK, EXIT_OUTPUT, EXIT_USAGE, InputError
 from spk2vid_cli.simulate import (
     area_downscale,
@@ -23,12 +22,7 @@ from spk2vid_cli.simulate import (
 )
 from spk2vid_cli.spikes import open_recording, read_config
 from spk2vid_cli.windows import block_centres
-
-
-def run_cli(*args: object) -> int:
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(a) for a in args])
-    return exit_info.value.code
+from io_helpers import run_cli
 
 
 def textured_image(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -165,10 +159,10 @@ def still(tmp_path: Path) -> Path:
     return path
 
 
-def test_simulate_still_writes_readable_dat_config_and_ground_truth(still, tmp_path):
+def test_simulate_still_writes_readable_dat_config_and_ground_truth(still, tmp_path, capsys):
     out, gt = tmp_path / "out" / "s.dat", tmp_path / "out" / "gt.tif"
-    code = run_cli("simulate", still, "-o", out, "--downscale", "2", "--frames", "60", "--rate", "0.5",
-                   "--save-gt", gt, "--quiet")
+    code, _, _ = run_cli(capsys, "simulate", still, "-o", out, "--downscale", "2", "--frames", "60", "--rate", "0.5",
+                         "--save-gt", gt, "--quiet")
     assert code == EXIT_OK
     config = read_config(out.parent)
     assert (config["spike_h"], config["spike_w"], config["rate"], config["downscale"]) == (24, 32, 0.5, 2)
@@ -224,17 +218,17 @@ def test_image_folder_blends_subframes_and_video_reads(tmp_path):
     assert simulate_file(video, tmp_path / "v" / "v.dat", subframes=2).num_frames == (3 - 1) * 2 + 1
 
 
-def test_refuses_to_overwrite_without_the_flag(still, tmp_path):
+def test_refuses_to_overwrite_without_the_flag(still, tmp_path, capsys):
     out = tmp_path / "s.dat"
-    assert run_cli("simulate", still, "-o", out, "--frames", "20", "-q") == EXIT_OK
+    assert run_cli(capsys, "simulate", still, "-o", out, "--frames", "20", "-q")[0] == EXIT_OK
     before = out.read_bytes()
-    assert run_cli("simulate", still, "-o", out, "--frames", "30", "-q") == EXIT_OUTPUT
+    assert run_cli(capsys, "simulate", still, "-o", out, "--frames", "30", "-q")[0] == EXIT_OUTPUT
     assert out.read_bytes() == before
-    assert run_cli("simulate", still, "-o", out, "--frames", "30", "-q", "--overwrite") == EXIT_OK
+    assert run_cli(capsys, "simulate", still, "-o", out, "--frames", "30", "-q", "--overwrite")[0] == EXIT_OK
     assert len(out.read_bytes()) == len(before) // 20 * 30
 
 
-def test_bad_source_fails_cleanly(tmp_path):
+def test_bad_source_fails_cleanly(tmp_path, capsys):
     folder = tmp_path / "frames"
     folder.mkdir()
     imageio.imwrite(folder / "0.png", textured_image(32, 32))
@@ -243,4 +237,4 @@ def test_bad_source_fails_cleanly(tmp_path):
         simulate_file(folder, tmp_path / "out" / "s.dat")
     assert not list((tmp_path / "out").glob("*"))
     (tmp_path / "notes.txt").write_text("not a video")
-    assert run_cli("simulate", tmp_path / "notes.txt", "-o", tmp_path / "n.dat", "-q") == EXIT_USAGE
+    assert run_cli(capsys, "simulate", tmp_path / "notes.txt", "-o", tmp_path / "n.dat", "-q")[0] == EXIT_USAGE

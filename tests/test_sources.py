@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from model.sources import SourcePool, file_entry, fit_long_side, read_manifest, split_shots, write_manifest
 from spk2vid_cli.errors import InputError
+from spk2vid_cli.training.sources import (SourcePool, file_entry, fit_long_side, read_manifest, split_shots,
+                                          write_manifest)
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 

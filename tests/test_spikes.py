@@ -1,15 +1,12 @@
 """Spike I/O: bit order, flip, round trips, every layout, resolution sources, block windows."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from io_helpers import REAL_MONITOR, REAL_OUTDOOR, needs_real
 
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.spikes import open_recording, pack_frames, write_config, write_dat
 from spk2vid_cli.windows import block_centres, iter_blocks
-
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 
 
 def random_frames(t: int, h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -190,12 +187,13 @@ def test_array_rejects_non_spike_values_and_pickles(tmp_path):
         open_recording(tmp_path / "obj.npy")
 
 
+@needs_real
 def test_real_recordings_shapes_and_axis_guess():
-    with open_recording(REAL / "Evin-X_SpikingSIM" / "real_spike.npz") as rec:
+    with open_recording(REAL_OUTDOOR) as rec:
         assert (rec.num_frames, rec.height, rec.width) == (500, 250, 400)
         assert "hwt" in rec.resolution_source
         assert rec.frames(0, 500).mean() == pytest.approx(0.220, abs=0.001)
-    with open_recording(REAL / "chenkang455_Spike-Zoo" / "uhsr.npz") as rec:
+    with open_recording(REAL_MONITOR) as rec:
         assert (rec.num_frames, rec.height, rec.width) == (200, 250, 250)
         assert rec.frames(0, 200).mean() == pytest.approx(0.031, abs=0.001)
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from model.sources import SourcePool
-from model.synth import (LEG_FRAMES, ClipScene, SensorRanges, StreamBatch, Trajectory, fold, pose_matrices,
-                         pose_parameters, validation_segments)
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.simulate import area_downscale
+from spk2vid_cli.training.sources import SourcePool
+from spk2vid_cli.training.synth import (LEG_FRAMES, ClipScene, SensorRanges, StreamBatch, Trajectory, fold,
+                                        pose_matrices, pose_parameters, validation_segments)
 
 SCALE, LR = 2, 8
 QUIET_SENSOR = SensorRanges(threshold_std=(0.0, 0.0), dark_current=(0.0, 0.0), noise_std=(0.0, 0.0))
@@ -137,7 +137,7 @@ def test_sources_smaller_than_the_view_are_refused(pool):
 
 
 def test_render_step_must_divide_block_spacing(pool):
-    with pytest.raises(ValueError, match="render_step"):
+    with pytest.raises(InputError, match="--render-step"):
         streams(pool, render_step=3)
 
 

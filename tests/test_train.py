@@ -3,25 +3,25 @@
 import json
 import os
 import signal
-from dataclasses import replace
+from dataclasses import fields, replace
+from types import SimpleNamespace
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
 
-from model.model import CONFIGS
-from model.sources import SourcePool, file_entry, write_manifest
-from model.synth import Segment
-from model.train import CHECKPOINT, Trainer, TrainOptions, warm_start
-from model.model import Spk2VidNet
-from model.weights import load_weights, save_weights
-from spk2vid_cli.cli import main
+from spk2vid_cli.errors import InputError
+from spk2vid_cli.training.sources import SourcePool, file_entry, write_manifest
+from spk2vid_cli.training.synth import Segment
+from spk2vid_cli.training.train import CHECKPOINT, Trainer, TrainOptions, read_checkpoint, warm_start
+from spk2vid_model.model import Spk2VidNet
+from spk2vid_model.weights import load_weights, save_weights
+from io_helpers import run_cli
+from torch_helpers import TINY
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-TINY = replace(CONFIGS["x2"], name="tiny", channels=8, extract_blocks=0, fusion_blocks=0, deform_groups=2,
-               cmf_channels=4, cmf_dilations=(1, 2), upsampler="direct")
 LR = 8  # LR crop side; the HR view is 16x16
 
 
@@ -107,7 +107,7 @@ def test_time_limit_stops_with_a_checkpoint(tmp_path, pools):
     run = trainer(options(tmp_path, steps=100, max_minutes=1e-9), pools)
     run.run()
     assert run.stop_reason == "time limit" and run.step < 100
-    saved = torch.load(tmp_path / "run" / CHECKPOINT, weights_only=False)
+    saved = read_checkpoint(tmp_path / "run" / CHECKPOINT)
     assert saved["step"] == run.step
 
 
@@ -119,7 +119,7 @@ def test_sigterm_stops_after_the_current_step_with_a_checkpoint(tmp_path, pools)
     run = trainer(options(tmp_path, steps=100), pools, say)
     run.run()
     assert run.stop_reason == "SIGTERM" and run.step == 2
-    assert torch.load(tmp_path / "run" / CHECKPOINT, weights_only=False)["step"] == 2
+    assert read_checkpoint(tmp_path / "run" / CHECKPOINT)["step"] == 2
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
@@ -133,12 +133,10 @@ def test_cli_trains_from_a_source_folder(tmp_path, capsys):
         entries.append(file_entry(path, data, kind="image", split=split, licence="test"))
     write_manifest(data, entries)
     out, weights = tmp_path / "run", tmp_path / "x2-lite.pt"
-    with pytest.raises(SystemExit) as done:
-        main(["train", "--config", "x2-lite", "--data", str(data), "--out", str(out), "--steps", "2",
-              "--crop", "8", "--batch", "1", "--segment", "2", "--stream-blocks", "3", "--val-streams", "1",
-              "--val-blocks", "3", "--device", "cpu", "--threads", "1", "--export", str(weights)])
-    assert done.value.code == 0
-    printed = capsys.readouterr().out
+    code, printed, _ = run_cli(capsys, "train", "--config", "x2-lite", "--data", data, "--out", out, "--steps", 2,
+                               "--crop", 8, "--batch", 1, "--segment", 2, "--stream-blocks", 3, "--val-streams", 1,
+                               "--val-blocks", 3, "--device", "cpu", "--threads", 1, "--export", weights)
+    assert code == 0
     assert "training x2-lite" in printed and "step 2/2" in printed
     assert (out / CHECKPOINT).is_file() and weights.is_file() and weights.with_suffix(".json").is_file()
 
@@ -166,3 +164,28 @@ def test_warm_start_takes_every_matching_tensor_and_is_recorded(tmp_path, pools)
     assert torch.equal(net.first.fuse[0].weight, source.first.fuse[0].weight)
     run = trainer(options(tmp_path, steps=1, init=tmp_path / "x1.pt"), pools)
     assert run.run()["sessions"][0]["warm_start"]["tensors"] == taken["tensors"]
+
+
+def test_the_command_line_is_made_from_train_options(tmp_path, capsys, monkeypatch):
+    """Every TrainOptions field is an option with help, its default the dataclass's; the command passes them on."""
+    from spk2vid_cli.commands import train as command
+
+    missing = {field.name for field in fields(TrainOptions)} - set(command.OPTIONS)
+    assert not missing, f"give these TrainOptions fields a typer.Option in spk2vid_cli/commands/train.py: {missing}"
+    received = []
+    monkeypatch.setattr("spk2vid_cli.training.train.Trainer",
+                        lambda opts, say: received.append(opts) or SimpleNamespace(run=lambda: None))
+    assert run_cli(capsys, "train", "--out", tmp_path, "--steps", 3, "--render-step", 5, "--max-minutes", 1.5)[0] == 0
+    assert received == [TrainOptions(out=tmp_path, steps=3, render_step=5, max_minutes=1.5)]
+    shown = " ".join(run_cli(capsys, "train", "--help")[1].split())
+    assert "--stream-blocks" in shown and "--lr-gamma" in shown and "[default: 0.7]" in shown
+
+
+def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path, pools):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / CHECKPOINT).write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="not a readable checkpoint"):
+        trainer(options(tmp_path, resume=tmp_path / "run"), pools)
+    torch.save({"f": print}, tmp_path / "run" / CHECKPOINT)  # code, not data: weights_only refuses it
+    with pytest.raises(InputError, match="not a readable checkpoint"):
+        trainer(options(tmp_path, resume=tmp_path / "run"), pools)

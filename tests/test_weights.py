@@ -1,20 +1,17 @@
 """Weights on disk: round trip, fp16 storage, bundled names, and one-line errors for bad files."""
 
 import json
-from dataclasses import replace
 
 import pytest
 import torch
 
-from model import weights
-from model.model import CONFIGS, Spk2VidNet
-from model.weights import bundled_weights, load_weights, save_weights
 from spk2vid_cli.errors import InputError
-from torch_helpers import trained_looking
+from spk2vid_model import weights
+from spk2vid_model.model import Spk2VidNet
+from spk2vid_model.weights import bundled_weights, load_weights, save_weights
+from torch_helpers import TINY, trained_looking
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-TINY = replace(CONFIGS["x2-lite"], name="tiny", window=5, channels=8, cmf_channels=4)
 
 
 def outputs(net: Spk2VidNet) -> torch.Tensor:

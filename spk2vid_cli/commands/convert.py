@@ -20,8 +20,8 @@ from spk2vid_cli.progress import frame_progress
 from spk2vid_cli.spikes import DEFAULT_SPIKE_RATE
 from spk2vid_cli.windows import block_centres
 from spk2vid_cli.writers import open_writer
+from spk2vid_model.geometry import STRIDE, WINDOW
 
-DEFAULT_WINDOW = 21
 BLOCKS, OUTPUT = "Blocks and method", "Output"
 NETWORK, FOLDER = "Network (--method net)", "Folders (INPUT is a directory)"
 
@@ -42,7 +42,7 @@ class NetFlags:
 def make_reconstructor(method: str | None, scale: int, window: int | None, net: NetFlags) -> Reconstructor:
     """TFP, TFI or (for "net" or None) the network, which fails naming the scales that have weights."""
     if method in ("tfp", "tfi"):
-        return {"tfp": TFP, "tfi": TFI}[method](scale, window or DEFAULT_WINDOW)
+        return {"tfp": TFP, "tfi": TFI}[method](scale, window or WINDOW)
     from spk2vid_cli.net import NetReconstructor
 
     reconstructor = NetReconstructor(scale, model=net.model, weights=net.weights, device=net.device,
@@ -116,9 +116,10 @@ def convert(
              "bicubic-upsampled). Default: net when it has weights for --scale, otherwise an error.")] = None,
     window: Annotated[int | None, typer.Option(
         "--window", min=1, rich_help_panel=BLOCKS, show_default=False,
-        help="Spike frames per block, odd (default 21; the network uses the block size it was trained on).")] = None,
+        help=f"Spike frames per block, odd (default {WINDOW}; the network uses the block size it was "
+             "trained on).")] = None,
     stride: Annotated[int, typer.Option(
-        "--stride", min=1, rich_help_panel=BLOCKS, help="Spike frames between consecutive output frames.")] = 10,
+        "--stride", min=1, rich_help_panel=BLOCKS, help="Spike frames between consecutive output frames.")] = STRIDE,
     start: Annotated[int, typer.Option(
         "--start", min=0, rich_help_panel=BLOCKS, help="First spike frame to use.")] = 0,
     end: Annotated[int | None, typer.Option(

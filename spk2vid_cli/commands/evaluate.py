@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from spk2vid_cli.errors import InputError
+from spk2vid_model.geometry import STRIDE
 
 NETS = "Networks"
 OUTPUT = "Output"
@@ -49,8 +50,8 @@ def evaluate(
 ) -> None:
     """Score the network (bundled and --weights), TFP41, TFI41 and the clean-LR bicubic oracle
     on recordings with ground truth, with gains over TFP41 and the oracle and figures per
-    conversion-rate bin; see model/evaluate.py for the conventions."""
-    from model import evaluate as ev
+    conversion-rate bin; see spk2vid_cli/training/evaluate.py for the conventions."""
+    from spk2vid_cli.training import evaluate as ev
 
     console = Console(stderr=True)
     choices = _weight_choices(weights or [])
@@ -86,7 +87,7 @@ def evaluate(
 
 def _weight_choices(extra: list[Path]) -> dict[str, tuple[int, Path]]:
     """label -> (scale, weights): bundled weights as net-full / net-lite, others as net:NAME."""
-    from model.weights import bundled_weights, load_weights
+    from spk2vid_model.weights import bundled_weights, load_weights
 
     choices = {f"net-{variant}": (scale, path)
                for scale, variants in bundled_weights().items() for variant, path in variants.items()}
@@ -96,12 +97,11 @@ def _weight_choices(extra: list[Path]) -> dict[str, tuple[int, Path]]:
 
 
 def _synthetic(folder: Path, scale: int, choices: dict[str, tuple[int, Path]], device: str) -> dict:
-    from model.evaluate import synthetic_scores
-    from model.sources import SourcePool
-    from model.synth import validation_segments
-    from model.train import STRIDE
-    from model.weights import load_weights
     from spk2vid_cli.net import resolve_device
+    from spk2vid_cli.training.evaluate import synthetic_scores
+    from spk2vid_cli.training.sources import SourcePool
+    from spk2vid_cli.training.synth import validation_segments
+    from spk2vid_model.weights import load_weights
 
     nets = {label: load_weights(path)[0] for label, (net_scale, path) in choices.items() if net_scale == scale}
     segments = {"synthetic-val": validation_segments(SourcePool(folder, "val"), scale, stride=STRIDE)}
@@ -114,7 +114,7 @@ def _synthetic(folder: Path, scale: int, choices: dict[str, tuple[int, Path]], d
 def _table(results: dict) -> Table:
     """One row per sequence and method, then the overall means and the means per conversion-rate bin,
     with each method's PSNR gain over TFP41 and over the clean-LR oracle."""
-    from model.evaluate import BASELINE, ORACLE, by_rate, overall
+    from spk2vid_cli.training.evaluate import BASELINE, ORACLE, by_rate, overall
 
     table = Table("sequence", "method", "frames", "PSNR (dB)", "SSIM", f"vs {BASELINE}", f"vs {ORACLE}",
                   title="Reconstruction quality")

@@ -14,6 +14,7 @@ from spk2vid_cli.commands.options import ReaderFlags, SpikeRate, with_reader_fla
 from spk2vid_cli.info import recording_stats, write_preview
 from spk2vid_cli.spikes import DEFAULT_SPIKE_RATE
 from spk2vid_cli.writers import output_error
+from spk2vid_model.geometry import CLASSICAL_WINDOW
 
 
 @with_reader_flags
@@ -25,8 +26,8 @@ def info(
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print JSON for scripts: a list with one object per file.")] = False,
     preview: Annotated[Path | None, typer.Option(
-        "--preview", help="Also save a TFP preview PNG (41 frames around the middle): this file for one "
-                          "recording; for several, a directory that receives NAME.png per recording.")] = None,
+        "--preview", help=f"Also save a TFP preview PNG ({CLASSICAL_WINDOW} frames around the middle): this file "
+                          "for one recording; for several, a directory that receives NAME.png per recording.")] = None,
 ) -> None:
     """Show each recording's resolution (and where it came from), frames, duration, file size,
     firing rates, dead and hot pixels. Several files give a table."""

@@ -1,13 +1,14 @@
-"""Options shared by several commands, defined once: the reader flags and the spike rate."""
+"""Options defined once: the reader flags and the spike rate (shared by `info` and `convert`), and the
+helper that turns a dataclass into command-line options (the reader flags, `train`'s TrainOptions)."""
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
-from typing import Annotated, Literal, get_type_hints
+from typing import Annotated, Any, Literal, get_origin, get_type_hints
 
 import typer
 
@@ -61,22 +62,43 @@ class ReaderFlags:
         return recording
 
 
-def with_reader_flags(command: Callable[..., None]) -> Callable[..., None]:
-    """Let a typer command take `reader: ReaderFlags = ReaderFlags()`: the command line shows the reader
-    options in its place and the command receives them as one `ReaderFlags`."""
-    signature = inspect.signature(command, eval_str=True)
-    hints = get_type_hints(ReaderFlags, include_extras=True)
-    kind = signature.parameters["reader"].kind
-    flags = [inspect.Parameter(field.name, kind, default=field.default, annotation=hints[field.name])
-             for field in fields(ReaderFlags)]
-    parameters = []
-    for parameter in signature.parameters.values():
-        parameters += flags if parameter.name == "reader" else [parameter]
+def with_dataclass_options(cls: type, parameter: str, options: Mapping[str, Any] | None = None,
+                           ) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Let a typer command take `PARAMETER: cls` (a dataclass): the command line shows one option per field
+    in its place and the command receives them as one `cls`.
 
-    @functools.wraps(command)
-    def run(**options: object) -> None:
-        reader = ReaderFlags(**{flag.name: options.pop(flag.name) for flag in flags})
-        command(reader=reader, **options)
+    Each option's type and default are the field's; its `typer.Option` (flag, help, bounds, panel) is the
+    field's own `Annotated` metadata or `options[name]`. Options come in the order of `options`, then
+    the remaining fields in their order; a field given neither gets a bare option named after it.
+    """
+    hints = get_type_hints(cls, include_extras=True)
+    order = {name: index for index, name in enumerate(options or {})}
+    chosen = sorted(fields(cls), key=lambda field: order.get(field.name, len(order)))
 
-    run.__signature__ = signature.replace(parameters=parameters)
-    return run
+    def annotation(name: str) -> object:
+        hint = hints[name]
+        return hint if get_origin(hint) is Annotated else Annotated[hint, (options or {}).get(name, typer.Option())]
+
+    def wrap(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        kind = signature.parameters[parameter].kind
+        flags = [inspect.Parameter(field.name, kind, annotation=annotation(field.name),
+                                   default=(inspect.Parameter.empty if field.default is MISSING else field.default))
+                 for field in chosen]
+        parameters = []
+        for existing in signature.parameters.values():
+            parameters += flags if existing.name == parameter else [existing]
+
+        @functools.wraps(command)
+        def run(**given: object) -> None:
+            value = cls(**{flag.name: given.pop(flag.name) for flag in flags})
+            command(**{parameter: value}, **given)
+
+        run.__signature__ = signature.replace(parameters=parameters)
+        return run
+
+    return wrap
+
+
+# `reader: ReaderFlags = ReaderFlags()` in a command: the reader options in its place on the command line.
+with_reader_flags = with_dataclass_options(ReaderFlags, "reader")

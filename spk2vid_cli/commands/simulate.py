@@ -9,6 +9,7 @@ import typer
 
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.progress import Update, frame_progress
+from spk2vid_model.geometry import STRIDE, WINDOW
 
 
 def _parse_size(text: str | None) -> tuple[int, int] | None:
@@ -37,8 +38,8 @@ def simulate(
     noise: float = typer.Option(0.0, help="Charge noise std per frame."),
     seed: int = typer.Option(0, help="Random seed (same seed, same spikes)."),
     save_gt: Path | None = typer.Option(None, help="Also write the HR ground truth at block centres (TIFF)."),
-    gt_window: int = typer.Option(21, help="Ground-truth block window (as convert's --window)."),
-    gt_stride: int = typer.Option(10, help="Ground-truth block stride (as convert's --stride)."),
+    gt_window: int = typer.Option(WINDOW, help="Ground-truth block window (as convert's --window)."),
+    gt_stride: int = typer.Option(STRIDE, help="Ground-truth block stride (as convert's --stride)."),
     overwrite: bool = typer.Option(False, help="Replace existing outputs."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or messages."),
 ) -> None:

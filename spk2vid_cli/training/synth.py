@@ -34,10 +34,11 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from model.sources import SourcePool
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.simulate import (area_downscale, integrate_and_fire, pixel_thresholds, similarity_matrices,
                                   smooth_camera_path, view_thetas, warp_frames)
+from spk2vid_cli.training.sources import SourcePool
+from spk2vid_model.geometry import STRIDE, WINDOW
 
 MOTIONS = ("auto", "none")
 MAX_SPEED = 2.0                  # LR pixels per block, largest camera / foreground speed
@@ -201,15 +202,16 @@ class StreamBatch:
     CPU rendering about 5x cheaper, with at most 1 LR pixel of motion between renders.
     """
 
-    def __init__(self, pool: SourcePool, batch: int, scale: int, lr_size: int = 64, window: int = 21, stride: int = 10,
-                 device: torch.device | str = "cpu", generator: torch.Generator | None = None, motion: str = "auto",
-                 sensor: SensorRanges = SensorRanges(), render_step: int = 1):
+    def __init__(self, pool: SourcePool, batch: int, scale: int, lr_size: int = 64, window: int = WINDOW,
+                 stride: int = STRIDE, device: torch.device | str = "cpu", generator: torch.Generator | None = None,
+                 motion: str = "auto", sensor: SensorRanges = SensorRanges(), render_step: int = 1):
         if motion not in MOTIONS:
             raise ValueError(f"motion must be one of {MOTIONS}, got {motion!r}")
         if window < 1 or window % 2 == 0 or stride < 1:
-            raise ValueError(f"window must be odd and positive and stride positive, got {window}, {stride}")
+            raise InputError(f"block window must be odd and positive and stride positive, got {window}, {stride}")
         if render_step < 1 or (window // 2) % render_step or stride % render_step:
-            raise ValueError(f"render_step {render_step} must divide window//2 = {window // 2} and stride = {stride}")
+            raise InputError(f"--render-step {render_step} must divide window//2 = {window // 2} and stride = {stride}; "
+                             "use 1 or 5")
         self.device = torch.device(device)
         if generator is None:
             generator = torch.Generator(self.device)
@@ -325,7 +327,7 @@ class StreamBatch:
 
 
 def validation_segments(pool: SourcePool, scale: int, lr_size: int = 64, num_blocks: int = 45, streams: int = 8,
-                        seed: int = 0, window: int = 21, stride: int = 10) -> Segment:
+                        seed: int = 0, window: int = WINDOW, stride: int = STRIDE) -> Segment:
     """The fixed validation set: `streams` whole streams of `num_blocks` blocks (first block 0), rendered
     on the CPU from `seed`, so the set is the same on every machine and device. Use a "val" pool."""
     generator = torch.Generator().manual_seed(seed)

@@ -12,6 +12,8 @@ Conventions (the same everywhere in spk2vid, so figures are comparable):
 
 import torch
 
+from spk2vid_cli.errors import InputError
+
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 SSIM_K1 = 0.01
@@ -58,7 +60,8 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, rate: float | torch.Tensor = 
     x, y = to_intensity(pred, rate, crop), to_intensity(target, rate, crop)
     h, w = x.shape[-2:]
     if h < SSIM_WINDOW or w < SSIM_WINDOW:
-        raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW}, got {h}x{w}")
+        raise InputError(f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} after cropping {crop} border "
+                         f"pixels, got {h}x{w}; evaluate larger frames")
     mu_x, mu_y = _gaussian_blur(x), _gaussian_blur(y)
     var_x = _gaussian_blur(x * x) - mu_x.square()
     var_y = _gaussian_blur(y * y) - mu_y.square()

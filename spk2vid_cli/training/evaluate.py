@@ -6,7 +6,7 @@ Three sources of paired data, scored the same way:
 - folders in Spike-Zoo's REDS_BASE layout, `spike/NAME.dat` + `gt/NAME.png` (or .tif): one sharp
   frame per recording, at a known spike frame (the centre by default) and conversion rate, at sensor
   resolution or xN (`find_gt_folder_pairs`, `evaluate_gt_folder`);
-- the fixed synthetic validation sets of `model.synth.validation_segments`, batched in torch
+- the fixed synthetic validation sets of `synth.validation_segments`, batched in torch
   (`synthetic_scores`, and `net_scores` / `baseline_scores` for the trainer): held-out stills with
   camera motion, plus a slice of held-out video clips with real frame-to-frame motion.
 
@@ -20,7 +20,7 @@ Methods:
   perfect sensor reading followed by interpolation.
 Near the ends of a stream a classical window shrinks to the widest one centred on the block centre.
 
-Metrics follow `model.metrics`: intensity = firing rate / conversion rate, clipped to [0, 1],
+Metrics follow `metrics.py`: intensity = firing rate / conversion rate, clipped to [0, 1],
 one grey channel, `scale` border pixels cropped. Each frame is scored on its own; a sequence's
 figure is the mean over its frames, the overall figure the mean over sequences, and the
 PSNR-vs-position curve the mean over sequences at each block position (0 = first block).
@@ -45,17 +45,17 @@ import tifffile
 import torch
 import torch.nn.functional as F
 
-from model.metrics import psnr, ssim
-from model.model import Spk2VidNet
-from model.synth import Segment
 from spk2vid_cli.classical import TFI, TFP, bicubic
 from spk2vid_cli.errors import InputError, OutputError
 from spk2vid_cli.net import NetReconstructor
 from spk2vid_cli.simulate import area_downscale, to_luminance
 from spk2vid_cli.spikes import SpikeRecording, open_recording
+from spk2vid_cli.training.metrics import psnr, ssim
+from spk2vid_cli.training.synth import Segment
 from spk2vid_cli.windows import Block
+from spk2vid_model.geometry import CLASSICAL_WINDOW, WINDOW
+from spk2vid_model.model import Spk2VidNet
 
-CLASSICAL_WINDOW = 41
 NET_CHUNK = 9  # blocks per network call on the synthetic set (bounds memory, state carries over)
 RATE_BINS = (("rate < 0.2", 0.0, 0.2), ("rate 0.2-0.5", 0.2, 0.5), ("rate >= 0.5", 0.5, math.inf))
 BASELINE, ORACLE = "TFP41", "oracle"  # the methods gains are measured against
@@ -233,7 +233,7 @@ def blocks_at(recording: SpikeRecording, centres: list[int], window: int, shrink
         half = min(window // 2, centre, recording.num_frames - 1 - centre) if shrink else window // 2
         if half < 0 or centre - half < 0 or centre + half >= recording.num_frames:
             raise InputError(f"{recording.path}: ground-truth frame {centre} has no {window}-frame block around it; "
-                             "simulate with the default --gt-window 21")
+                             f"simulate with the default --gt-window {WINDOW}")
         yield Block(index, centre, recording.frames(centre - half, centre + half + 1))
 
 
@@ -320,7 +320,8 @@ def find_gt_folder_pairs(folder: Path) -> list[Pair]:
 def read_gt_image(path: Path) -> np.ndarray:
     """A ground-truth image as grey intensity in [0, 1] (float32, (H, W))."""
     try:
-        image = iio.imread(path, extension=path.suffix.lower())
+        tiff = path.suffix.lower() in (".tif", ".tiff")
+        image = tifffile.imread(path) if tiff else iio.imread(path, plugin="pillow")
     except Exception as err:  # imageio raises many kinds for a damaged or foreign file
         raise InputError(f"{path}: not a readable image ({type(err).__name__}); give a PNG or TIFF") from None
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (3, 4)):

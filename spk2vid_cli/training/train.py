@@ -1,6 +1,6 @@
 """Segmented training of Spk2VidNet with state transfer: the engine behind `spk2vid train`.
 
-Each step takes the next segment of S blocks from B simulated streams (`model.synth.StreamBatch`),
+Each step takes the next segment of S blocks from B simulated streams (`synth.StreamBatch`),
 runs the network from the recurrent state the previous segment left (detached: truncated
 back-propagation through time) and takes an Adam step on the loss in intensity units
 (prediction and truth divided by the stream's conversion rate, the scale the metrics use, so dim
@@ -34,6 +34,7 @@ import copy
 import csv
 import json
 import os
+import pickle
 import platform
 import random
 import signal
@@ -47,62 +48,30 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from torch.torch_version import TorchVersion
 
-from model.evaluate import Scores, baseline_scores, net_scores
-from model.model import CONFIGS, ModelConfig, Spk2VidNet, StreamState, count_parameters
-from model.sources import SourcePool
-from model.synth import Segment, StreamBatch, validation_segments
-from model.weights import load_weights, save_weights
 from spk2vid_cli.errors import InputError, OutputError
 from spk2vid_cli.net import resolve_device
 from spk2vid_cli.signals import stop_requests
+from spk2vid_cli.training.evaluate import Scores, baseline_scores, net_scores
+from spk2vid_cli.training.options import TrainOptions
+from spk2vid_cli.training.sources import SourcePool
+from spk2vid_cli.training.synth import Segment, StreamBatch, validation_segments
+from spk2vid_model.errors import reason
+from spk2vid_model.geometry import STRIDE
+from spk2vid_model.model import CONFIGS, ModelConfig, Spk2VidNet, StreamState, count_parameters
+from spk2vid_model.weights import load_weights, save_weights
 
 CHECKPOINT = "checkpoint.pt"
 LOG_FIELDS = ("step", "loss", "lr", "steps_per_s", "elapsed_s", "val_psnr", "val_ssim", "val_psnr_tfp41",
               "val_psnr_oracle")
-STRIDE = 10  # block stride in spike frames, as `spk2vid convert`
 LOSSES = ("l1", "charbonnier")
 CHARBONNIER_EPS = 1e-3
 BRIGHT_RATE = 0.5  # conversion rate from which a stream counts as bright (`bright_weight`)
 # Defaults that depend on the device: (CUDA, CPU).
 DEVICE_DEFAULTS = {"batch": (8, 2), "render_step": (1, 5)}
-
-
-@dataclass
-class TrainOptions:
-    """Everything `spk2vid train` takes; None means "the default for the device" (DEVICE_DEFAULTS)."""
-
-    out: Path
-    config: str = "x4-lite"
-    data: Path = Path("data/cache")
-    steps: int = 100_000
-    batch: int | None = None
-    segment: int = 5
-    stream_blocks: int = 60
-    crop: int = 64
-    lr: float = 2e-4
-    loss: str = "l1"
-    bright_weight: float = 1.0
-    lr_step: int = 12_500
-    lr_gamma: float = 0.7
-    ema: float = 0.999
-    val_every: int = 500
-    val_streams: int = 8
-    val_blocks: int = 45
-    ckpt_every: int = 200
-    log_every: int = 10
-    max_minutes: float | None = None
-    resume: Path | None = None
-    init: Path | None = None
-    export: Path | None = None
-    device: str = "auto"
-    render_step: int | None = None
-    seed: int = 0
-
-    def data_shape(self) -> dict:
-        """The options that decide what the streams look like: resuming keeps the data position only if equal."""
-        return {"batch": self.batch, "segment": self.segment, "stream_blocks": self.stream_blocks,
-                "crop": self.crop, "render_step": self.render_step}
+# What a checkpoint holds besides tensors and plain types; it is read with weights_only=True.
+CHECKPOINT_GLOBALS = [TorchVersion]  # sessions' "torch": torch.__version__
 
 
 @dataclass
@@ -319,7 +288,10 @@ class Trainer:
         path = Path(where) / CHECKPOINT if Path(where).is_dir() else Path(where)
         if not path.is_file():
             raise InputError(f"--resume {where}: no {CHECKPOINT} there; give a checkpoint file or run folder")
-        record = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            record = read_checkpoint(path)
+        except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as err:
+            raise InputError(f"--resume {where}: {path} is not a readable checkpoint ({reason(err)})") from None
         if record["model_config"] != self.model_config.to_dict():
             raise InputError(f"{path}: trained {record['model_config']['name']}, not {self.model_config.name}; "
                              f"pass --config {record['model_config']['name']}")
@@ -453,6 +425,12 @@ def warm_start(net: Spk2VidNet, path: Path) -> dict:
              if name in mine and mine[name].shape == tensor.shape}
     net.load_state_dict(taken, strict=False)
     return {"from": str(path), "tensors": len(taken), "fresh": len(mine) - len(taken)}
+
+
+def read_checkpoint(path: Path) -> dict:
+    """The record of a checkpoint, read with weights_only=True: tensors, plain types and CHECKPOINT_GLOBALS."""
+    with torch.serialization.safe_globals(CHECKPOINT_GLOBALS):
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _progress_line(entry: dict, steps: int) -> str:

@@ -1,0 +1,46 @@
+"""`TrainOptions`: everything `spk2vid train` takes, with its defaults (the command's options are made from it).
+
+Kept apart from the trainer so that building the command line does not import torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class TrainOptions:
+    """Everything `spk2vid train` takes; None means "the default for the device" (`train.DEVICE_DEFAULTS`)."""
+
+    out: Path
+    config: str = "x4-lite"
+    data: Path = Path("data/cache")
+    steps: int = 100_000
+    batch: int | None = None
+    segment: int = 5
+    stream_blocks: int = 60
+    crop: int = 64
+    lr: float = 2e-4
+    loss: str = "l1"
+    bright_weight: float = 1.0
+    lr_step: int = 12_500
+    lr_gamma: float = 0.7
+    ema: float = 0.999
+    val_every: int = 500
+    val_streams: int = 8
+    val_blocks: int = 45
+    ckpt_every: int = 200
+    log_every: int = 10
+    max_minutes: float | None = None
+    resume: Path | None = None
+    init: Path | None = None
+    export: Path | None = None
+    device: str = "auto"
+    render_step: int | None = None
+    seed: int = 0
+
+    def data_shape(self) -> dict:
+        """The options that decide what the streams look like: resuming keeps the data position only if equal."""
+        return {"batch": self.batch, "segment": self.segment, "stream_blocks": self.stream_blocks,
+                "crop": self.crop, "render_step": self.render_step}
