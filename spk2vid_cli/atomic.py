@@ -125,12 +125,12 @@ def remove_stale_partials(directory: Path, names: Iterable[str]) -> list[Path]:
 
 
 class OutputLock:
-    """An exclusive claim on an output (`flock` on a hidden `.NAME.lock` beside it), released on
+    """An exclusive claim on an output (`flock` on a hidden `.NAME.partial-lock` beside it), released on
     `release()` or when the process dies, so a kill leaves no stale claim. Raises `OutputError` when
     another process holds it."""
 
     def __init__(self, output: Path):
-        self.path = output.with_name(f".{output.name}.lock")
+        self.path = output.with_name(f".{output.name}.partial-lock")
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:

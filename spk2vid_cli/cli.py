@@ -10,7 +10,8 @@ import typer
 from typer.exceptions import TyperException
 
 from spk2vid_cli import __version__
-from spk2vid_cli.errors import EXIT_INTERRUPTED, Spk2VidError
+from spk2vid_cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Spk2VidError
+from spk2vid_cli.signals import Interrupted, terminate_raises
 
 app = typer.Typer(
     name="spk2vid",
@@ -49,17 +50,20 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: run a command, exit with its code."""
     _register()
     try:
-        code = app(args=argv, standalone_mode=False)
+        with terminate_raises():
+            code = app(args=argv, standalone_mode=False)
     except Spk2VidError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
-    except (KeyboardInterrupt, typer.Abort):
-        code = EXIT_INTERRUPTED
+    except (KeyboardInterrupt, typer.Abort) as err:  # typer turns KeyboardInterrupt into Abort
+        cause = err if isinstance(err, Interrupted) else err.__cause__ or err.__context__
+        code = cause.exit_code if isinstance(cause, Interrupted) else EXIT_INTERRUPTED
     except typer.Exit as err:
         code = err.exit_code
     except TyperException as err:  # usage errors: typer prints them with a hint
         err.show()
         sys.exit(err.exit_code)
-    if code == EXIT_INTERRUPTED:  # typer reports Ctrl-C as Exit(130)
-        print("error: interrupted; no partial output was left behind", file=sys.stderr)
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):  # typer reports Ctrl-C as Exit(130)
+        what = "interrupted" if code == EXIT_INTERRUPTED else "terminated (SIGTERM)"
+        print(f"error: {what}; no partial output was left behind", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)

@@ -390,14 +390,12 @@ def check_output(output: Path, bit_depth: int = 8) -> None:
 
 
 def output_complete(output: Path) -> bool:
-    """Whether `output` is a finished output: its sidecar (moved in last) is there, and for PNGs every
-    frame it lists. Partial leftovers of a killed run do not count."""
+    """Whether `output` is a finished output: a file (it only appears once complete), or for PNGs a
+    sidecar (moved in after the frames) and every frame it lists. A killed run's leftovers do not count."""
     output = Path(output)
     try:
         kind, directory, pattern, sidecar = _target(output)
     except UsageError:
-        return False
-    if not sidecar.is_file():
         return False
     if kind != "png":
         return output.is_file()

@@ -218,7 +218,7 @@ def test_missing_input_and_bad_flags(rec, tmp_path, capsys):
                          "--method", "tfp", "--window", 20)
     assert_fails_cleanly(capsys, tmp_path, EXIT_USAGE, "fewer than one block", "convert", rec, "-o",
                          tmp_path / "o.mp4", "--method", "tfp", "--end", 15)
-    assert_fails_cleanly(capsys, tmp_path, EXIT_OUTPUT, "8-bit only", "convert", rec, "-o", tmp_path / "o.mp4",
+    assert_fails_cleanly(capsys, tmp_path, EXIT_USAGE, "8-bit only", "convert", rec, "-o", tmp_path / "o.mp4",
                          "--method", "tfp", "--bit-depth", 16)
     assert_fails_cleanly(capsys, tmp_path, EXIT_USAGE, "only when INPUT is a directory", "convert", rec, "-o",
                          tmp_path / "o.mp4", "--method", "tfp", "--shard", "0/2")

@@ -12,7 +12,7 @@ import pytest
 import tifffile
 from io_helpers import REPO, limit_file_size, listing
 
-from spk2vid_cli.errors import OutputError
+from spk2vid_cli.errors import OutputError, UsageError
 from spk2vid_cli.writers import FrameInfo, open_writer, quantize
 
 
@@ -128,7 +128,7 @@ def test_closing_without_frames_is_an_error_and_leaves_nothing(tmp_path):
     ("a.tif", 12, "must be 8, 16 or 32"),
 ])
 def test_unsupported_combinations_are_one_line_errors(tmp_path, name, bit_depth, message):
-    with pytest.raises(OutputError, match=message) as err:
+    with pytest.raises(UsageError, match=message) as err:
         open_writer(tmp_path / name, bit_depth=bit_depth)
     assert "\n" not in str(err.value)
     assert list(tmp_path.iterdir()) == []
@@ -159,7 +159,7 @@ DISK_FULL_SCRIPT = textwrap.dedent("""
     import sys
     from pathlib import Path
     import numpy as np
-    from spk2vid_cli.errors import OutputError
+    from spk2vid_cli.errors import OutputError, UsageError
     from spk2vid_cli.writers import FrameInfo, open_writer
     rng = np.random.default_rng(0)
     try:
