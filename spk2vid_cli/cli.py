@@ -4,7 +4,9 @@ Each command lives in `spk2vid_cli/commands/<name>.py`; this file only assembles
 errors into one-line messages and meaningful exit codes (see `errors.py`).
 """
 
+import functools
 import sys
+from collections.abc import Callable
 
 import typer
 from typer.exceptions import TyperException
@@ -36,14 +38,26 @@ def _root(
     """Turn spike-camera recordings (.dat, .npy, .npz) into high-resolution video."""
 
 
+def _signal_exit_code(command: Callable[..., None]) -> Callable[..., None]:
+    """The command, with a stop by signal turned into its exit code (130 or 143): typer would report
+    any KeyboardInterrupt as 130."""
+
+    @functools.wraps(command)
+    def run(*args: object, **kwargs: object) -> None:
+        try:
+            command(*args, **kwargs)
+        except Interrupted as err:
+            raise typer.Exit(err.exit_code) from None
+
+    return run
+
+
 def _register() -> None:
     from spk2vid_cli.commands import convert, evaluate, info, simulate, train
 
-    app.command("info")(info.info)
-    app.command("convert")(convert.convert)
-    app.command("simulate")(simulate.simulate)
-    app.command("train")(train.train)
-    app.command("eval")(evaluate.evaluate)
+    for name, command in (("info", info.info), ("convert", convert.convert), ("simulate", simulate.simulate),
+                          ("train", train.train), ("eval", evaluate.evaluate)):
+        app.command(name)(_signal_exit_code(command))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -55,15 +69,14 @@ def main(argv: list[str] | None = None) -> None:
     except Spk2VidError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
-    except (KeyboardInterrupt, typer.Abort) as err:  # typer turns KeyboardInterrupt into Abort
-        cause = err if isinstance(err, Interrupted) else err.__cause__ or err.__context__
-        code = cause.exit_code if isinstance(cause, Interrupted) else EXIT_INTERRUPTED
+    except (KeyboardInterrupt, typer.Abort):  # typer itself reports a KeyboardInterrupt as 130
+        code = EXIT_INTERRUPTED
     except typer.Exit as err:
         code = err.exit_code
     except TyperException as err:  # usage errors: typer prints them with a hint
         err.show()
         sys.exit(err.exit_code)
-    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):  # typer reports Ctrl-C as Exit(130)
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
         what = "interrupted" if code == EXIT_INTERRUPTED else "terminated (SIGTERM)"
         print(f"error: {what}; no partial output was left behind", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)

@@ -54,7 +54,10 @@ def info(
     if as_json:
         typer.echo(json.dumps(stats, indent=2))
     elif stats:
-        Console().print(_details(stats[0]) if len(files) == 1 else _summary(stats))
+        console = Console()
+        if not console.is_terminal:  # a log or a pipe: never cut or fold the table at 80 columns
+            console = Console(width=10_000)
+        console.print(_details(stats[0]) if len(files) == 1 else _summary(stats))
     if worst:
         raise typer.Exit(worst)
 
