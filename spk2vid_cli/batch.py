@@ -138,6 +138,6 @@ def print_summary(outcomes: list[Outcome], input_dir: Path, output_dir: Path, co
         console.print(table)
     else:
         for row in (header, *rows):
-            console.out("\t".join(row), highlight=False)
+            console.file.write("\t".join(row) + "\n")
     counts = {status: sum(o.status == status for o in outcomes) for status in ("converted", "skipped", "failed")}
     console.print(", ".join(f"{n} {status}" for status, n in counts.items()))
