@@ -113,7 +113,8 @@ def convert_folder(
             _make_parent(output)
             frames = convert_one(source, output)
         except Exception as err:  # one bad file must not end the batch; Ctrl-C/SIGTERM still do
-            message = str(err) if isinstance(err, Spk2VidError) else f"{source}: unexpected {type(err).__name__}: {err}"
+            message = str(err) if isinstance(err, Spk2VidError) else f"unexpected {type(err).__name__}: {err}"
+            message = message if message.startswith(f"{source}: ") else f"{source}: {message}"  # name the file
             log(f"error: {message}")
             outcomes.append(Outcome(source, output, "failed", message=message))
             continue

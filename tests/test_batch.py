@@ -118,9 +118,11 @@ def test_corrupt_files_and_bad_configs_do_not_end_the_batch(folder, tmp_path, ca
 
 
 def test_summary_lines_are_never_cut_when_not_a_terminal(folder, tmp_path, capsys):
+    name = "a_recording_with_the_long_name_it_had_in_the_field.dat"
+    (folder / name).write_bytes(b"")
     code, summary, _ = convert_folder(capsys, folder, tmp_path / "out")
-    line = next(line for line in summary.splitlines() if line.startswith("empty.dat\t"))
-    assert line.endswith("empty file (0 bytes); nothing to read") and len(line) > 80
+    line = next(line for line in summary.splitlines() if line.startswith(name))
+    assert line.endswith("\tempty file (0 bytes); nothing to read") and len(line) > 80
 
 
 def test_a_folder_with_only_subfolders_hints_at_recursive(folder, tmp_path, capsys):
