@@ -62,7 +62,8 @@ def _register() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: run a command, exit with its code."""
-    _register()
+    if not app.registered_commands:  # once: main() may run many times in one process (tests)
+        _register()
     try:
         with terminate_raises():
             code = app(args=argv, standalone_mode=False)
