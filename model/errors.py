@@ -11,7 +11,8 @@ EXIT_OK = 0
 EXIT_FAILURE = 1      # unexpected failure, or some files of a batch failed
 EXIT_USAGE = 2        # bad flags or bad input file (typer also uses 2 for usage errors)
 EXIT_OUTPUT = 3       # output exists, unwritable, or disk full
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+EXIT_TERMINATED = 143   # SIGTERM, as sent by Slurm at a time limit (128 + SIGTERM)
 
 
 class Spk2VidError(Exception):
@@ -20,10 +21,14 @@ class Spk2VidError(Exception):
     exit_code = EXIT_FAILURE
 
 
-class InputError(Spk2VidError):
-    """The input recording (or a flag describing it) is wrong."""
+class UsageError(Spk2VidError):
+    """A flag or argument is wrong (an output format, a frame rate, a tile size, ...)."""
 
     exit_code = EXIT_USAGE
+
+
+class InputError(UsageError):
+    """The input recording (or a flag describing it) is wrong."""
 
 
 class OutputError(Spk2VidError):

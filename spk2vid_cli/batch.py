@@ -1,5 +1,9 @@
 """Converting a folder of recordings: mirrored output names, resuming, sharding, a summary.
 
+Every per-file failure (a user error, or anything unexpected) is caught, reported and counted; the
+batch goes on. With `skip_existing`, only a complete output (`writers.output_complete`: its sidecar,
+moved in last, is there) counts as done; leftovers of a killed run are redone.
+
 File k of the sorted list of recordings (paths relative to the input folder) belongs to shard
 k % n, so `--shard i/n` for i = 0..n-1 (a Slurm array's task ids) covers every file exactly once.
 """
@@ -14,8 +18,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from spk2vid_cli.atomic import output_error
 from spk2vid_cli.errors import InputError, Spk2VidError
-from spk2vid_cli.writers import output_error
+from spk2vid_cli.writers import output_complete
 
 RECORDING_SUFFIXES = (".dat", ".npy", ".npz")
 
@@ -90,35 +95,50 @@ def convert_folder(
     A file that fails with a user error is reported through `log` and skipped; the others go on.
     """
     files = find_recordings(input_dir, recursive)
+    if not files:
+        nested = not recursive and find_recordings(input_dir, recursive=True)
+        raise InputError(f"{input_dir}: no recordings (.dat, .npy, .npz) "
+                         + ("here, only in subfolders; pass --recursive to convert them" if nested
+                            else "in this folder or its subfolders; check the path"))
     if shard_spec is not None:
         files = shard(files, *parse_shard(shard_spec))
     outcomes = []
     for source in files:
         output = output_for(source, input_dir, output_dir, fmt)
-        if skip_existing and output.exists():
+        if skip_existing and output_complete(output):
             outcomes.append(Outcome(source, output, "skipped", message="output exists"))
             continue
         started = time.monotonic()
         try:
             _make_parent(output)
             frames = convert_one(source, output)
-        except Spk2VidError as err:
-            log(f"error: {err}")
-            outcomes.append(Outcome(source, output, "failed", message=str(err)))
+        except Exception as err:  # one bad file must not end the batch; Ctrl-C/SIGTERM still do
+            message = str(err) if isinstance(err, Spk2VidError) else f"unexpected {type(err).__name__}: {err}"
+            message = message if message.startswith(f"{source}: ") else f"{source}: {message}"  # name the file
+            log(f"error: {message}")
+            outcomes.append(Outcome(source, output, "failed", message=message))
             continue
         outcomes.append(Outcome(source, output, "converted", frames, time.monotonic() - started))
     return outcomes
 
 
 def print_summary(outcomes: list[Outcome], input_dir: Path, output_dir: Path, console: Console) -> None:
-    """A table of every file's outcome (names relative to the two folders) and a count line."""
-    table = Table("input", "output", "status", "frames", "time", "message")
-    table.columns[-1].overflow = "fold"
-    for item in outcomes:
-        style = {"failed": "red", "skipped": "yellow"}.get(item.status, "green")
-        message = item.message.removeprefix(f"{item.source}: ")  # the input column already names the file
-        table.add_row(str(item.source.relative_to(input_dir)), str(item.output.relative_to(output_dir)),
-                      f"[{style}]{item.status}[/]", str(item.frames), f"{item.seconds:.1f} s", message)
-    console.print(table)
+    """A table of every file's outcome (names relative to the two folders) and a count line; tab-separated
+    lines, never cut, when `console` is not a terminal (a log file, a pipe)."""
+    header = ("input", "output", "status", "frames", "time", "message")
+    rows = [(str(item.source.relative_to(input_dir)), str(item.output.relative_to(output_dir)), item.status,
+             str(item.frames), f"{item.seconds:.1f} s",
+             item.message.removeprefix(f"{item.source}: "))  # the input column already names the file
+            for item in outcomes]
+    if console.is_terminal:
+        table = Table(*header)
+        table.columns[-1].overflow = "fold"
+        for row in rows:
+            style = {"failed": "red", "skipped": "yellow"}.get(row[2], "green")
+            table.add_row(*row[:2], f"[{style}]{row[2]}[/]", *row[3:])
+        console.print(table)
+    else:
+        for row in (header, *rows):
+            console.file.write("\t".join(row) + "\n")
     counts = {status: sum(o.status == status for o in outcomes) for status in ("converted", "skipped", "failed")}
     console.print(", ".join(f"{n} {status}" for status, n in counts.items()))

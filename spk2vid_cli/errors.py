@@ -4,8 +4,8 @@ Every error a user can cause is raised as a `Spk2VidError` whose message is one 
 file and the fix; the CLI prints it and exits with `exit_code`.
 """
 
-from spk2vid_model.errors import (EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE, InputError,
-                                  OutputError, Spk2VidError)
+from spk2vid_model.errors import (EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT, EXIT_TERMINATED, EXIT_USAGE,
+                                  InputError, OutputError, Spk2VidError, UsageError)
 
-__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_OUTPUT", "EXIT_USAGE", "InputError", "OutputError",
-           "Spk2VidError"]
+__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_OUTPUT", "EXIT_TERMINATED", "EXIT_USAGE", "InputError",
+           "OutputError", "Spk2VidError", "UsageError"]

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 
+from spk2vid_cli.atomic import atomic_write
 from spk2vid_cli.classical import TFP
+from spk2vid_cli.errors import UsageError
 from spk2vid_cli.exposure import Exposure
 from spk2vid_cli.spikes import DEFAULT_SPIKE_RATE, SpikeRecording
 from spk2vid_cli.windows import Block
-from spk2vid_cli.writers import discard_file, output_error, partial_name, quantize
+from spk2vid_cli.writers import quantize
 from spk2vid_model.geometry import CLASSICAL_WINDOW
 
 CHUNK_BYTES = 32 * 2**20  # unpacked frames held at once
 PERCENTILES = (1, 5, 50, 95, 99)
 HOT_FRACTION = 0.95
+PREVIEW_FORMATS = (".png", ".jpg", ".jpeg")
 
 
 def spike_counts(recording: SpikeRecording) -> np.ndarray:
@@ -69,12 +71,15 @@ def preview_image(recording: SpikeRecording, window: int = CLASSICAL_WINDOW) -> 
     return exposure.apply(image)
 
 
+def check_preview(path: Path) -> None:
+    """Refuse a preview name whose format `write_preview` cannot write."""
+    if path.suffix.lower() not in PREVIEW_FORMATS:
+        raise UsageError(f"{path}: a preview is a .png or .jpg image; name it so")
+
+
 def write_preview(recording: SpikeRecording, path: Path) -> None:
-    """Save `preview_image` as an 8-bit PNG at `path` (replaced if present), via a temporary file."""
-    partial = partial_name(path, ".png")
-    try:
-        iio.imwrite(partial, quantize(preview_image(recording), 8), extension=".png")
-        os.replace(partial, path)
-    except OSError as err:
-        discard_file(partial)
-        raise output_error(path, err) from None
+    """Save `preview_image` as an 8-bit PNG or JPEG (by `path`'s suffix; replaced if present), atomically."""
+    check_preview(path)
+    image = quantize(preview_image(recording), 8)
+    atomic_write(path, lambda partial: iio.imwrite(partial, image, extension=path.suffix.lower()),
+                 suffix=path.suffix)

@@ -6,10 +6,10 @@ queues between them keep memory flat. An error in any thread stops all three and
 the caller; the caller then aborts the writer (use it as a context manager), so no partial output
 is left.
 
-Ctrl-C (SIGINT) does not raise wherever the main thread happens to be: a KeyboardInterrupt thrown
-inside native code (PyTorch's, for one) can abort the whole process. The first Ctrl-C asks the
-pipeline to stop; it raises KeyboardInterrupt at the next block boundary, after stopping the
-threads. A second Ctrl-C raises at once.
+Ctrl-C (SIGINT) and SIGTERM do not raise wherever the main thread happens to be: a
+KeyboardInterrupt thrown inside native code (PyTorch's, for one) can abort the whole process. The
+first one asks the pipeline to stop; it raises `signals.Interrupted` (a KeyboardInterrupt) at the
+next block boundary, after stopping the threads. A second Ctrl-C raises at once.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from spk2vid_cli.exposure import AUTO_FIT_FRAMES, Exposure
-from spk2vid_cli.signals import stop_requests
+from spk2vid_cli.signals import STOP_SIGNALS, Interrupted, stop_requests
 from spk2vid_cli.spikes import DEFAULT_SPIKE_RATE, SpikeRecording
 from spk2vid_cli.windows import Block, iter_blocks
 from spk2vid_cli.writers import FrameInfo, FrameWriter
@@ -149,13 +149,13 @@ def convert(
     block_source = iter_blocks(recording, reconstructor.window, stride, start, end)
     reader = _Worker("spk2vid-reader", lambda: _read_blocks(block_source, blocks), halt)
     writing = _Worker("spk2vid-writer", lambda: _write_frames(frames, writer, progress), halt)
-    sent, interrupted = 0, threading.Event()
+    sent, interrupted = 0, []
 
     def ask_to_stop(signum: int) -> None:
-        interrupted.set()
+        interrupted.append(signum)
         halt.set()
 
-    with stop_requests(ask_to_stop):
+    with stop_requests(ask_to_stop, STOP_SIGNALS):
         reader.start()
         writing.start()
         try:
@@ -174,8 +174,8 @@ def convert(
             halt.set()
             reader.join()
             writing.join()
-    if interrupted.is_set():
-        raise KeyboardInterrupt
+    if interrupted:
+        raise Interrupted(interrupted[0])
     for worker in (reader, writing):
         if worker.error is not None:
             raise worker.error

@@ -1,6 +1,7 @@
 """Ctrl-C and SIGTERM as requests to stop at a safe point, not exceptions raised wherever the main
 thread happens to be (a KeyboardInterrupt thrown inside native code, PyTorch's for one, can abort
-the whole process)."""
+the whole process). Outside such a section SIGTERM (what Slurm sends at a time limit) raises
+`Interrupted`, like Ctrl-C raises KeyboardInterrupt, so cleanup runs and nothing is left behind."""
 
 from __future__ import annotations
 
@@ -8,6 +9,35 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop asked by signal `signum`; the process exits with `exit_code` = 128 + signum (130 for
+    Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, signum: int = signal.SIGINT):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+@contextmanager
+def terminate_raises() -> Iterator[None]:
+    """While inside, SIGTERM raises `Interrupted(SIGTERM)` in the main thread (elsewhere: no change)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 @contextmanager

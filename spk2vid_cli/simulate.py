@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from spk2vid_cli.atomic import discard, output_error, partial_name
 from spk2vid_cli.errors import InputError, OutputError
 from spk2vid_cli.spikes import read_config, write_config, write_dat
 from spk2vid_cli.windows import block_centres
@@ -301,7 +302,7 @@ def simulate_file(
     gt_meta = {"spike_frames": list(gt_frames), "rate": sensor.rate, "downscale": downscale,
                "window": gt_window, "stride": gt_stride,
                "units": "firing rate (expected spikes per spike frame) = luminance x rate"}
-    temporaries = [_temporary(output)] + ([_temporary(gt_path)] if gt_path else [])
+    temporaries = [partial_name(output)] + ([partial_name(gt_path)] if gt_path else [])
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.ExitStack() as stack:
@@ -317,10 +318,10 @@ def simulate_file(
         write_config(output.parent, low_h, low_w, source=source.name, downscale=downscale, **src.settings,
                      **asdict(sensor), seed=seed)
     except OSError as err:
-        raise OutputError(f"{output}: cannot write ({err.strerror or err}); check space and permissions") from None
+        raise output_error(output, err) from None
     finally:
         for temporary in temporaries:
-            temporary.unlink(missing_ok=True)
+            discard(temporary)
     return SimulationResult(output, src.description, src.num_frames, low_h, low_w, gt_frames)
 
 
@@ -459,10 +460,6 @@ def _check_config(directory: Path, height: int, width: int, overwrite: bool) -> 
     if "spike_h" in config and declared != (height, width) and not overwrite:
         raise OutputError(f"{directory / 'config.yaml'}: declares {declared[0]}x{declared[1]} for this folder, "
                           f"not {height}x{width}; write to another folder or pass --overwrite")
-
-
-def _temporary(path: Path) -> Path:
-    return path.with_name(f"{path.name}.partial-{os.getpid()}")
 
 
 def _read_image(path: Path) -> np.ndarray:

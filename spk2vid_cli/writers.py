@@ -15,10 +15,17 @@ created (its parent must exist) and removed again if the write fails.
 Beside the output goes a CSV sidecar with `index,centre_frame,time_us` per frame:
 `OUTPUT.frames.csv` for files, `DIR/frames.csv` for a directory, `out/clip.frames.csv` for a pattern.
 
-Atomicity: everything is first written under temporary names (containing `.partial-<pid>`) in the
-output's own directory and renamed into place by `close()`; `abort()` (also called when the
-writer is used as a context manager and an exception escapes) removes them. An existing output is
-only replaced with `overwrite=True`, and then only once the new one is complete.
+Atomicity (see `atomic.py`): the writer holds an exclusive lock on its output while it runs, so a
+second process writing the same output fails at once; it removes what killed processes left for this
+output; everything is written under temporary names (`.partial-<host>-<pid>`) in the output's own
+directory and moved into place by `close()`, the sidecar last, so an output with its sidecar is
+complete (`output_complete`). `abort()` (also called when the writer is used as a context manager and
+an exception escapes) removes the temporaries and never raises. An existing output is only replaced
+with `overwrite=True`, and then only once the new one is complete; without it, an output that
+appeared meanwhile is kept.
+
+Frames are quantized by rounding (`quantize`): 8-bit value = round(255 * v). Spike-Zoo and SpikeCV
+truncate, so their 8-bit images are on average half a level darker.
 """
 
 from __future__ import annotations
@@ -29,7 +36,6 @@ import errno
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -42,15 +48,13 @@ import imageio.v3 as iio
 import numpy as np
 import tifffile
 
-from spk2vid_cli.errors import OutputError
+from spk2vid_cli.atomic import DISK_FULL, OutputLock, discard, output_error, partial_name, publish, remove_stale_partials
+from spk2vid_cli.errors import OutputError, UsageError
 
 BIT_DEPTHS = (8, 16, 32)
 DIRECTORY_PATTERN = "frame_%06d.png"
 X264_PRESET = "fast"  # about 1.7x faster than x264's default "medium" at nearly the same size
 _PATTERN_FIELD = re.compile(r"%0?\d*d")
-_DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
-_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
-_NOT_ALLOWED = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
 @dataclass(frozen=True)
@@ -62,36 +66,8 @@ class FrameInfo:
     time_us: float
 
 
-def output_error(path: Path, err: OSError) -> OutputError:
-    """A one-line `OutputError` for an `OSError` raised while writing `path`."""
-    # numpy's tofile (used by tifffile) reports a short write as "N requested and M written", no errno.
-    short_write = err.errno is None and _SHORT_WRITE.search(str(err)) is not None
-    if err.errno in _DISK_FULL or short_write:
-        return OutputError(f"{path}: disk full (or file size limit reached) while writing; "
-                           "free space or write elsewhere")
-    if err.errno in _NOT_ALLOWED:
-        return OutputError(f"{path}: cannot write there ({err.strerror}); choose a writable directory for -o")
-    if err.errno == errno.ENOENT:
-        missing = next((p for p in reversed(path.parents) if not p.exists()), path.parent)
-        return OutputError(f"{path}: directory {missing} does not exist; create it or choose another -o")
-    if err.errno == errno.ENOTDIR:
-        return OutputError(f"{path}: a parent of this path is a file, not a directory; choose another -o")
-    return OutputError(f"{path}: cannot write ({err.strerror or err}); choose another -o")
-
-
-def partial_name(path: Path, suffix: str = "") -> Path:
-    """The temporary name `path` is written under: hidden, in the same directory, tagged with our pid."""
-    return path.with_name(f".{path.name}.partial-{os.getpid()}{suffix}")
-
-
-def discard_file(path: Path) -> None:
-    """Delete a temporary file if it is there; cleanup never raises over the error that caused it."""
-    with contextlib.suppress(OSError):
-        path.unlink(missing_ok=True)
-
-
 def quantize(frame: np.ndarray, bit_depth: int) -> np.ndarray:
-    """A [0, 1] float frame as uint8, uint16 (rounded) or float32."""
+    """A [0, 1] float frame as uint8, uint16 (rounded to the nearest level, not truncated) or float32."""
     if bit_depth == 32:
         return np.asarray(frame, dtype=np.float32)
     dtype = np.uint8 if bit_depth == 8 else np.uint16
@@ -102,23 +78,34 @@ def quantize(frame: np.ndarray, bit_depth: int) -> np.ndarray:
 class FrameWriter(ABC):
     """Writes display frames (float32 in [0, 1], shape (H, W)) and their sidecar, atomically."""
 
-    def __init__(self, output: Path, sidecar: Path, bit_depth: int, overwrite: bool, metadata: dict):
+    def __init__(self, output: Path, staged: Path, sidecar: Path, bit_depth: int, overwrite: bool, metadata: dict):
+        """`staged`: the path whose `partial_name` holds the output until `close()` (beside the sidecar)."""
         self.output = output
         self.sidecar = sidecar
         self.bit_depth = bit_depth
+        self.overwrite = overwrite
         self.metadata = metadata
         self.frames_written = 0
         self._shape: tuple[int, int] | None = None
         self._done = False
         self._sidecar_file = None
-        if self._exists() and not overwrite:
-            raise OutputError(f"{output}: already exists{self._existing_detail()}; pass --overwrite to replace it")
         try:
+            self._lock = OutputLock(output)
+        except OSError as err:
+            raise output_error(output, err) from None
+        try:
+            self.stale_removed = remove_stale_partials(sidecar.parent, (staged.name, sidecar.name))
+            if self._exists() and not overwrite:
+                raise OutputError(f"{output}: already exists{self._existing_detail()}; "
+                                  "pass --overwrite to replace it")
             self._prepare()
             self._sidecar_file = open(partial_name(sidecar), "w", newline="")
         except OSError as err:
             self.abort()
             raise output_error(output, err) from None
+        except BaseException:
+            self.abort()
+            raise
         self._csv = csv.writer(self._sidecar_file)
         self._csv.writerow(["index", "centre_frame", "time_us"])
 
@@ -148,7 +135,7 @@ class FrameWriter(ABC):
             self._sidecar_file.close()
             self._finish()
             self._commit()
-            os.replace(partial_name(self.sidecar), self.sidecar)
+            os.replace(partial_name(self.sidecar), self.sidecar)  # last: marks the output complete
         except OSError as err:
             self.abort()
             raise output_error(self.output, err) from None
@@ -156,16 +143,21 @@ class FrameWriter(ABC):
             self.abort()
             raise
         self._done = True
+        self._lock.release()
 
     def abort(self) -> None:
-        """Stop and remove every temporary file; existing outputs stay untouched."""
+        """Stop and remove every temporary file; existing outputs stay untouched. Never raises: a full
+        disk must not turn cleanup into a second error."""
         if self._done:
             return
         self._done = True
         if self._sidecar_file is not None:
-            self._sidecar_file.close()
-            discard_file(partial_name(self.sidecar))
-        self._discard()
+            with contextlib.suppress(OSError):  # flushing the last rows can fail on a full disk
+                self._sidecar_file.close()
+        discard(partial_name(self.sidecar))
+        with contextlib.suppress(OSError, ValueError):
+            self._discard()
+        self._lock.release()
 
     def __enter__(self) -> FrameWriter:
         return self
@@ -208,16 +200,16 @@ class _SingleFileWriter(FrameWriter):
 
     def __init__(self, output: Path, bit_depth: int, overwrite: bool, metadata: dict):
         self.partial = partial_name(output, output.suffix)
-        super().__init__(output, output.with_name(output.name + ".frames.csv"), bit_depth, overwrite, metadata)
+        super().__init__(output, output, _sidecar(output), bit_depth, overwrite, metadata)
 
     def _exists(self) -> bool:
         return self.output.exists()
 
     def _commit(self) -> None:
-        os.replace(self.partial, self.output)
+        publish(self.partial, self.output, overwrite=self.overwrite)
 
     def _discard(self) -> None:
-        discard_file(self.partial)
+        discard(self.partial)
 
 
 class Mp4Writer(_SingleFileWriter):
@@ -264,7 +256,7 @@ class Mp4Writer(_SingleFileWriter):
             return OSError(errno.EFBIG, os.strerror(errno.EFBIG))
         self._log.seek(0)
         log = self._log.read().decode(errors="replace").strip()
-        for code in _DISK_FULL:
+        for code in DISK_FULL:
             if os.strerror(code) in log:
                 return OSError(code, os.strerror(code))
         last = log.splitlines()[-1] if log else f"exit status {self._ffmpeg.returncode}"
@@ -314,12 +306,11 @@ class PngSequenceWriter(FrameWriter):
 
     def __init__(self, output: Path, directory: Path, pattern: str, sidecar: Path, bit_depth: int, overwrite: bool,
                  metadata: dict):
-        if len(_PATTERN_FIELD.findall(pattern)) != 1:
-            raise OutputError(f"{output}: a PNG pattern needs one number field such as %06d")
         self.directory, self.pattern = directory, pattern
-        self.staging = partial_name(directory / _PATTERN_FIELD.sub("", pattern))
+        staged = directory / _PATTERN_FIELD.sub("", pattern)
+        self.staging = partial_name(staged)
         self._created_directory = False
-        super().__init__(output, sidecar, bit_depth, overwrite, metadata)
+        super().__init__(output, staged, sidecar, bit_depth, overwrite, metadata)
 
     def _prepare(self) -> None:
         if not self.directory.exists():
@@ -342,6 +333,8 @@ class PngSequenceWriter(FrameWriter):
         iio.imwrite(self.staging / (self.pattern % self.frames_written), data, extension=".png", compress_level=1)
 
     def _commit(self) -> None:
+        if not self.overwrite and self._exists():  # another program wrote here meanwhile: keep its files
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(self.output))
         stale = set(self._existing_frames())
         for position in range(self.frames_written):
             name = self.pattern % position
@@ -352,10 +345,65 @@ class PngSequenceWriter(FrameWriter):
         self.staging.rmdir()
 
     def _discard(self) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
+        discard(self.staging)
         if self._created_directory:
             with contextlib.suppress(OSError):  # not empty: someone else's files arrived meanwhile
                 self.directory.rmdir()
+
+
+def _sidecar(output: Path) -> Path:
+    return output.with_name(output.name + ".frames.csv")
+
+
+def _target(output: Path, bit_depth: int = 8) -> tuple[str, Path, str, Path]:
+    """(format, directory, PNG pattern, sidecar) for `output`; a `UsageError` for an impossible one."""
+    suffix = output.suffix.lower()
+    if bit_depth not in BIT_DEPTHS:
+        raise UsageError(f"{output}: --bit-depth must be 8, 16 or 32, got {bit_depth}")
+    if suffix == ".mp4":
+        if bit_depth != 8:
+            raise UsageError(f"{output}: MP4 is 8-bit only; use .tif (8/16/32) or PNG (8/16) for --bit-depth {bit_depth}")
+        return "mp4", output.parent, "", _sidecar(output)
+    if suffix in (".tif", ".tiff"):
+        return "tif", output.parent, "", _sidecar(output)
+    if bit_depth == 32:
+        raise UsageError(f"{output}: float32 (--bit-depth 32) needs a .tif/.tiff output")
+    if suffix == ".png" and "%" in output.name:
+        if len(_PATTERN_FIELD.findall(output.name)) != 1:
+            raise UsageError(f"{output}: a PNG pattern needs one number field such as %06d")
+        stem = _PATTERN_FIELD.sub("", output.stem).rstrip("_-. ") or "frames"
+        return "png", output.parent, output.name, output.parent / f"{stem}.frames.csv"
+    if output.is_dir():
+        return "png", output, DIRECTORY_PATTERN, output / "frames.csv"
+    if not suffix:
+        if output.exists():
+            raise UsageError(f"{output}: exists and is not a directory; -o without a suffix names a folder of PNGs: "
+                             "give a new folder, or a .mp4, .tif or name_%06d.png path")
+        return "png", output, DIRECTORY_PATTERN, output / "frames.csv"
+    raise UsageError(f"{output}: unknown output format {suffix!r}; use .mp4, .tif/.tiff, a directory "
+                     "or a name_%06d.png pattern")
+
+
+def check_output(output: Path, bit_depth: int = 8) -> None:
+    """Raise a `UsageError` now, before any work, for an output `open_writer` would refuse by its form."""
+    _target(Path(output), bit_depth)
+
+
+def output_complete(output: Path) -> bool:
+    """Whether `output` is a finished output: a file (it only appears once complete), or for PNGs a
+    sidecar (moved in after the frames) and every frame it lists. A killed run's leftovers do not count."""
+    output = Path(output)
+    try:
+        kind, directory, pattern, sidecar = _target(output)
+    except UsageError:
+        return False
+    if kind != "png":
+        return output.is_file()
+    with contextlib.suppress(OSError):
+        with open(sidecar, newline="") as f:
+            rows = sum(1 for _ in f) - 1
+        return rows > 0 and all((directory / (pattern % k)).is_file() for k in range(rows))
+    return False
 
 
 def open_writer(
@@ -370,25 +418,9 @@ def open_writer(
     """A writer for `output`, its format chosen by the path (see the module docstring)."""
     output = Path(output)
     metadata = dict(metadata or {})
-    suffix = output.suffix.lower()
-    if bit_depth not in BIT_DEPTHS:
-        raise OutputError(f"{output}: --bit-depth must be 8, 16 or 32, got {bit_depth}")
-    if suffix == ".mp4":
-        if bit_depth != 8:
-            raise OutputError(f"{output}: MP4 is 8-bit only; use .tif (8/16/32) or PNG (8/16) "
-                              f"for --bit-depth {bit_depth}")
+    kind, directory, pattern, sidecar = _target(output, bit_depth)
+    if kind == "mp4":
         return Mp4Writer(output, fps, crf, overwrite, metadata)
-    if suffix in (".tif", ".tiff"):
+    if kind == "tif":
         return TiffWriter(output, bit_depth, overwrite, metadata)
-    if bit_depth == 32:
-        raise OutputError(f"{output}: float32 (--bit-depth 32) needs a .tif/.tiff output")
-    if suffix == ".png" and "%" in output.name:
-        stem = _PATTERN_FIELD.sub("", output.stem).rstrip("_-. ") or "frames"
-        sidecar = output.parent / f"{stem}.frames.csv"
-        return PngSequenceWriter(output, output.parent, output.name, sidecar, bit_depth, overwrite, metadata)
-    if output.is_dir() or not suffix:
-        sidecar = output / "frames.csv"
-        return PngSequenceWriter(output, output, DIRECTORY_PATTERN, sidecar, bit_depth, overwrite, metadata)
-    raise OutputError(
-        f"{output}: unknown output format {suffix!r}; use .mp4, .tif/.tiff, a directory or a name_%06d.png pattern"
-    )
+    return PngSequenceWriter(output, directory, pattern, sidecar, bit_depth, overwrite, metadata)

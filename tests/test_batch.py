@@ -3,11 +3,13 @@
 from pathlib import Path
 
 import imageio.v2 as imageio
+import numpy as np
 import pytest
 from io_helpers import run_cli, write_recording
 
 from spk2vid_cli.batch import find_recordings, output_for, parse_shard, shard
-from spk2vid_cli.errors import EXIT_FAILURE, EXIT_OK, InputError
+from spk2vid_cli.commands.options import ReaderFlags
+from spk2vid_cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, InputError
 
 
 @pytest.fixture
@@ -87,3 +89,54 @@ def test_bad_shard_specs(text):
 
 def test_good_shard_spec():
     assert parse_shard("3/8") == (3, 8)
+
+
+def test_corrupt_files_and_bad_configs_do_not_end_the_batch(folder, tmp_path, capsys, monkeypatch):
+    (folder / "empty.dat").unlink()
+    (folder / "sub" / "short.dat").unlink()
+    np.savez(folder / "bad.npz", spk=np.ones((30, 4, 8), np.uint8))
+    data = bytearray((folder / "bad.npz").read_bytes())
+    data[data.index(b"\x93NUMPY") + 200] ^= 0xFF  # a bad CRC
+    (folder / "bad.npz").write_bytes(bytes(data))
+    (folder / "odd").mkdir()
+    (folder / "odd" / "d.dat").write_bytes(bytes(45 * 4))
+    (folder / "odd" / "config.yaml").write_text("spike_h: 0\nspike_w: 8\n")
+    real_open = ReaderFlags.open
+
+    def crash_on_b(self, path):
+        if path.name == "b.dat":
+            raise RuntimeError("a bug")
+        return real_open(self, path)
+
+    monkeypatch.setattr(ReaderFlags, "open", crash_on_b)
+    out = tmp_path / "out"
+    code, summary, err = convert_folder(capsys, folder, out, "-r")
+    assert code == EXIT_FAILURE
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.mp4")) == ["a.mp4", "sub/c.mp4"]
+    assert "bad.npz" in err and "odd/d.dat" in err and "unexpected RuntimeError: a bug" in err
+    assert "2 converted, 0 skipped, 3 failed" in summary
+
+
+def test_summary_lines_are_never_cut_when_not_a_terminal(folder, tmp_path, capsys):
+    name = "a_recording_with_the_long_name_it_had_in_the_field.dat"
+    (folder / name).write_bytes(b"")
+    code, summary, _ = convert_folder(capsys, folder, tmp_path / "out")
+    line = next(line for line in summary.splitlines() if line.startswith(name))
+    assert line.endswith("\tempty file (0 bytes); nothing to read") and len(line) > 80
+
+
+def test_a_folder_with_only_subfolders_hints_at_recursive(folder, tmp_path, capsys):
+    for path in folder.glob("*.*"):
+        path.unlink()
+    code, _, err = convert_folder(capsys, folder, tmp_path / "out")
+    assert code == EXIT_USAGE and "pass --recursive" in err
+
+
+def test_skip_existing_redoes_an_output_left_unfinished(folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "a").mkdir(parents=True)  # what a killed run of a PNG batch leaves: frames without frames.csv
+    (out / "a" / "frame_000000.png").write_bytes(b"half")
+    (folder / "empty.dat").unlink()
+    code, summary, _ = convert_folder(capsys, folder, out, "--format", "png", "--skip-existing")
+    assert code == EXIT_OK and "2 converted, 0 skipped, 0 failed" in summary
+    assert (out / "a" / "frames.csv").exists() and (out / "a" / "frame_000000.png").read_bytes() != b"half"

@@ -3,6 +3,7 @@
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from io_helpers import (
 )
 
 from spk2vid_cli.classical import TFP
-from spk2vid_cli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE
+from spk2vid_cli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_OUTPUT, EXIT_TERMINATED, EXIT_USAGE
 from spk2vid_cli.spikes import write_dat
 
 
@@ -221,7 +222,7 @@ def test_missing_input_and_bad_flags(rec, tmp_path, capsys):
                          "--method", "tfp", "--window", 20)
     assert_fails_cleanly(capsys, tmp_path, EXIT_USAGE, "fewer than one block", "convert", rec, "-o",
                          tmp_path / "o.mp4", "--method", "tfp", "--end", 15)
-    assert_fails_cleanly(capsys, tmp_path, EXIT_OUTPUT, "8-bit only", "convert", rec, "-o", tmp_path / "o.mp4",
+    assert_fails_cleanly(capsys, tmp_path, EXIT_USAGE, "8-bit only", "convert", rec, "-o", tmp_path / "o.mp4",
                          "--method", "tfp", "--bit-depth", 16)
     assert_fails_cleanly(capsys, tmp_path, EXIT_USAGE, "only when INPUT is a directory", "convert", rec, "-o",
                          tmp_path / "o.mp4", "--method", "tfp", "--shard", "0/2")
@@ -289,3 +290,91 @@ def test_commands_other_than_mp4_run_without_ffmpeg(rec, tmp_path):
                               env={**os.environ, "PYTHONPATH": str(root)})
         assert done.returncode == 0, done.stderr
     assert tifffile.imread(tmp_path / "o.tif").ndim == 3
+
+
+# --- issue 11: kills, concurrent runs, several files, misleading messages -----------------------
+
+def start_long_convert(tmp_path, output, *extra) -> subprocess.Popen:
+    """A convert of a long recording, returned once its partial output exists."""
+    rec = tmp_path / "rec.dat"
+    write_recording(rec, num_frames=6000, height=48, width=64)
+    child = spawn_cli("convert", rec, "-o", output, "--method", "tfp", "--scale", 4, *extra)
+    deadline = time.monotonic() + 120
+    while not [p for p in output.parent.rglob("*") if ".partial-" in p.name and "lock" not in p.name]:
+        assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+        time.sleep(0.05)
+    return child
+
+
+def test_sigterm_cleans_up_and_skip_existing_redoes_the_file(tmp_path, capsys):
+    child = start_long_convert(tmp_path, tmp_path / "out")
+    child.send_signal(signal.SIGTERM)  # what Slurm sends at a time limit
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == EXIT_TERMINATED, err
+    assert "terminated" in error_line(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "rec.dat"]
+    code, _, err = run_cli(capsys, "convert", tmp_path / "rec.dat", "-o", tmp_path / "out", "--method", "tfp",
+                           "--scale", 1, "--end", 41, "--skip-existing")
+    assert code == EXIT_OK and "wrote" in err and (tmp_path / "out" / "frames.csv").exists()
+
+
+def test_after_sigkill_the_next_run_removes_the_dead_partials(tmp_path, capsys):
+    out = tmp_path / "out"
+    child = start_long_convert(tmp_path, out)
+    child.kill()
+    child.communicate(timeout=60)
+    assert [p for p in out.iterdir() if ".partial-" in p.name]  # what the kill left
+    assert run_cli(capsys, "convert", tmp_path / "rec.dat", "-o", out, "--skip-existing", "--method", "tfp",
+                   "--end", 41)[0] == EXIT_OK
+    assert not [p for p in tmp_path.rglob("*") if ".partial" in p.name]
+    assert sorted(p.name for p in out.iterdir()) == ["frame_000000.png", "frame_000001.png", "frame_000002.png",
+                                                     "frames.csv"]
+
+
+def test_two_concurrent_converts_to_one_output_exactly_one_succeeds(rec, tmp_path):
+    children = [spawn_cli("convert", rec, "-o", tmp_path / "out.tif", "--method", "tfp", "-q") for _ in range(2)]
+    results = sorted((child.wait(timeout=120), child.stderr.read()) for child in children)
+    assert [code for code, _ in results] == [EXIT_OK, EXIT_OUTPUT], results
+    assert "already exists" in results[1][1] or "another spk2vid process" in results[1][1]
+    assert tifffile.imread(tmp_path / "out.tif").shape[0] == 6
+    for child in children:
+        child.stdout.close()
+        child.stderr.close()
+
+
+def test_info_on_several_files_shows_the_good_ones_and_names_the_bad(rec, tmp_path, capsys):
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04broken")
+    code, out, err = run_cli(capsys, "info", rec, tmp_path / "bad.npz", REAL_MONITOR)
+    assert code == EXIT_USAGE
+    assert "rec.dat" in out and "uhsr.npz" in out and "bad.npz" not in out
+    assert "bad.npz" in error_line(err)
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["-o", "/proc/o.mp4"], EXIT_OUTPUT, "cannot create files in /proc"),
+    (["-o", "/dev/null"], EXIT_USAGE, "exists and is not a directory"),
+    (["-o", "FILE"], EXIT_USAGE, "exists and is not a directory"),
+    (["-o", "o.mp4", "--fps", "inf"], EXIT_USAGE, "--fps must be a finite number"),
+    (["-o", "o.mp4", "--bit-depth", 16], EXIT_USAGE, "8-bit only"),
+    (["-o", "x.avi"], EXIT_USAGE, "unknown output format '.avi'"),
+    (["-o", "o.tif", "--tile", 1, "--tile-overlap", 0], EXIT_USAGE, "--tile 1: tiles under 32 pixels"),
+])
+def test_output_flags_get_the_right_message_and_code(rec, tmp_path, capsys, fake_net, args, code, message):
+    (tmp_path / "FILE").write_text("keep")
+    args = [tmp_path / a if a in ("FILE", "o.mp4", "x.avi", "o.tif") else a for a in args]
+    assert_fails_cleanly(capsys, tmp_path, code, message, "convert", rec, *args, "--method", "tfp")
+
+
+def test_bad_config_value_names_it(rec, tmp_path, capsys):
+    (rec.parent / "config.yaml").write_text("spike_h: -64\nspike_w: 400\n")
+    assert_fails_cleanly(capsys, tmp_path, EXIT_USAGE, "spike_h must be a positive whole number of pixels, got -64",
+                         "info", rec)
+
+
+def test_one_frame_is_singular_and_preview_jpg_is_jpeg(rec, tmp_path, capsys):
+    code, _, err = run_cli(capsys, "convert", rec, "-o", tmp_path / "one.tif", "--method", "tfp", "--end", 22)
+    assert code == EXIT_OK and "(1 frame," in err and not re.search(r"(?<![\d./])1 frames", err)
+    assert run_cli(capsys, "info", rec, "--preview", tmp_path / "p.jpg")[0] == EXIT_OK
+    assert (tmp_path / "p.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
+    assert_fails_cleanly(capsys, tmp_path, EXIT_USAGE, "a preview is a .png or .jpg", "info", rec, "--preview",
+                         tmp_path / "p.gif")

@@ -1,5 +1,8 @@
 """Spike I/O: bit order, flip, round trips, every layout, resolution sources, block windows."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from io_helpers import REAL_MONITOR, REAL_OUTDOOR, needs_real
@@ -218,3 +221,159 @@ def test_iter_blocks_match_direct_slices(tmp_path):
                 np.testing.assert_array_equal(block.frames, frames[block.centre - half:block.centre + half + 1])
         with pytest.raises(InputError, match="fewer than one block"):
             list(iter_blocks(rec, window=61))
+
+
+# --- resolution discovery, foreign and corrupt files (issue 11) ---------------------------------
+
+def scene_frames(num_frames: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """Spikes of a smooth scene (rates vary slowly across rows and columns), as a sensor would see it."""
+    rows, cols = np.mgrid[0:height, 0:width]
+    rate = 0.25 + 0.2 * np.sin(rows / height * 7) * np.cos(cols / width * 5)
+    return (np.random.default_rng(seed).random((num_frames, height, width)) < rate).astype(np.uint8)
+
+
+def test_config_two_folders_up_gives_the_resolution(tmp_path):
+    data = tmp_path / "BSS" / "data" / "scene"
+    data.mkdir(parents=True)
+    frames = random_frames(2, 1000, 1000)  # 2 x 125,000 bytes: also 20 frames of 250x400
+    write_dat(data / "a.dat", [frames])
+    write_config(tmp_path / "BSS", 1000, 1000)
+    (data / "config.yaml").write_text("fps: 20\n")  # a config without the size is passed over
+    with open_recording(data / "a.dat") as rec:
+        assert (rec.height, rec.width, rec.num_frames) == (1000, 1000, 2)
+        assert str(tmp_path / "BSS" / "config.yaml") in rec.resolution_source
+        np.testing.assert_array_equal(rec.frames(0, 2), frames)
+
+
+def test_content_decides_between_sensor_sizes_and_info_reports_it(tmp_path):
+    frames = scene_frames(20, 1000, 1000)
+    write_dat(tmp_path / "big.dat", [frames])
+    with open_recording(tmp_path / "big.dat") as rec:
+        assert (rec.height, rec.width, rec.num_frames) == (1000, 1000, 20)
+        assert "file content" in rec.resolution_source and "at 250x400" in rec.resolution_source
+    write_dat(tmp_path / "small.dat", [scene_frames(40, 250, 400)])  # 40 x 12,500 bytes: also 4 of 1000x1000
+    with open_recording(tmp_path / "small.dat") as rec:
+        assert (rec.height, rec.width) == (250, 400)
+
+
+def test_undecidable_size_is_refused_with_the_candidates(tmp_path):
+    write_dat(tmp_path / "noise.dat", [random_frames(20, 250, 400)])  # no scene: no correlation at any size
+    with pytest.raises(InputError, match="--height 250 --width 400 or --height 1000 --width 1000"):
+        open_recording(tmp_path / "noise.dat")
+
+
+def test_config_contradicted_by_the_content_warns(tmp_path):
+    write_dat(tmp_path / "big.dat", [scene_frames(20, 1000, 1000)])
+    write_config(tmp_path, 250, 400)
+    with open_recording(tmp_path / "big.dat") as rec:
+        assert (rec.height, rec.width) == (250, 400)  # the config wins, but the user is told
+        assert len(rec.warnings) == 1 and "looks like 1000x1000" in rec.warnings[0]
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("spike_h: 250.5\nspike_w: 400\n", "spike_h must be a positive whole number"),
+    ("spike_h: 0\nspike_w: 400\n", "got 0"),
+    ("spike_h: -64\nspike_w: 400\n", "got -64"),
+    ("spike_h: 250\n", "spike_w must be a positive whole number of pixels, got missing"),
+    ("this is not yaml at all\n", "line 1 is not 'key: value'"),
+    (b"\x00\xff\xfe binary", "binary data"),
+])
+def test_bad_config_files_are_refused_naming_them(tmp_path, content, fragment):
+    write_dat(tmp_path / "a.dat", [random_frames(2, 4, 8)])
+    config = tmp_path / "config.yaml"
+    config.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(InputError, match=fragment) as err:
+        open_recording(tmp_path / "a.dat")
+    assert str(config) in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("content", ["null", "[250, 400]", "{\"spike_h\": 2"])
+def test_json_config_must_be_an_object(tmp_path, content):
+    write_dat(tmp_path / "a.dat", [random_frames(2, 4, 8)])
+    (tmp_path / "config.json").write_text(content)
+    with pytest.raises(InputError, match="config.json"):
+        open_recording(tmp_path / "a.dat")
+
+
+@pytest.mark.parametrize("head, fragment", [
+    (b"\x89HDF\r\n\x1a\n", "HDF5"), (b"\x93NUMPY\x01\x00", ".npy array"), (b"\x1a\x45\xdf\xa3", "Matroska"),
+    (b"\x1f\x8b\x08\x00", "gzip"),
+])
+def test_foreign_files_are_refused_by_name_even_when_truncation_is_allowed(tmp_path, head, fragment):
+    path = tmp_path / "x.dat"
+    path.write_bytes(head + bytes(1100 * 8 - len(head) + 3))
+    with pytest.raises(InputError, match=fragment):
+        open_recording(path, height=8, width=8, allow_truncated=True)
+
+
+def test_arrays_with_negative_or_late_bad_values_are_refused(tmp_path):
+    np.save(tmp_path / "neg.npy", -random_frames(4, 5, 7).astype(np.int8))
+    with pytest.raises(InputError, match="outside 0 and 1"):
+        open_recording(tmp_path / "neg.npy")
+    late = random_frames(100, 5, 7)
+    late[90, 0, 0] = 3  # past the first frames checked when opening
+    np.save(tmp_path / "late.npy", late)
+    with open_recording(tmp_path / "late.npy") as rec:
+        rec.frames(0, 64)
+        with pytest.raises(InputError, match="outside 0 and 1"):
+            rec.frames(64, 100)
+
+
+def corrupt_npz(path: Path, kind: str) -> None:
+    np.savez(path, spk=random_frames(6, 5, 7))
+    data = bytearray(path.read_bytes())
+    if kind == "crc":
+        data[data.index(b"\x93NUMPY") + 200] ^= 0xFF  # a byte of the stored array
+    elif kind == "truncated":
+        data = data[:len(data) // 2]
+    elif kind == "npy":
+        np.save(path.with_suffix(".npy"), random_frames(6, 5, 7))
+        data = path.with_suffix(".npy").read_bytes()
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("kind, fragment", [
+    ("crc", "corrupt .npz"), ("truncated", "corrupt .npz|cannot read"), ("npy", None),
+])
+def test_corrupt_npz_files_are_one_line_errors(tmp_path, kind, fragment):
+    path = tmp_path / "a.npz"
+    corrupt_npz(path, kind)
+    if fragment is None:  # a .npy renamed .npz is read by content
+        with open_recording(path) as rec:
+            assert rec.num_frames == 6
+        return
+    with pytest.raises(InputError, match=fragment) as err:
+        open_recording(path)
+    assert "\n" not in str(err.value)
+
+
+def test_zip_member_that_is_not_an_array(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "a.npz", "w") as archive:
+        archive.writestr("spk", b"hello")
+    with pytest.raises(InputError, match="not a numpy array"):
+        open_recording(tmp_path / "a.npz")
+
+
+@pytest.mark.parametrize("shape", [(0, 5, 7), (6, 0, 7), (6, 5, 0)])
+def test_arrays_with_an_empty_dimension_are_refused(tmp_path, shape):
+    np.save(tmp_path / "e.npy", np.zeros(shape, np.uint8))
+    with pytest.raises(InputError, match="empty dimension"):
+        open_recording(tmp_path / "e.npy", axes="thw")
+
+
+def test_a_file_cut_while_reading_is_an_input_error(tmp_path):
+    write_dat(tmp_path / "a.dat", [random_frames(10, 4, 8)])
+    np.save(tmp_path / "a.npy", random_frames(10, 4, 8))
+    for name, keep in (("a.dat", 12), ("a.npy", 200)):
+        with open_recording(tmp_path / name, height=4, width=8) as rec:
+            os.truncate(tmp_path / name, keep)  # another process cuts the file
+            with pytest.raises(InputError, match="shrank while being read"):
+                rec.frames(0, 10)
+
+
+def test_npy_frames_are_writable_copies(tmp_path):
+    np.save(tmp_path / "a.npy", random_frames(10, 4, 8))
+    with open_recording(tmp_path / "a.npy") as rec:
+        assert rec.frames(0, 3).flags.writeable  # torch.from_numpy warns on read-only memory maps

@@ -1,6 +1,7 @@
 """Writers: read-back of every format, sidecars, atomic replacement, and every way a write can fail."""
 
 import csv
+import errno
 import os
 import subprocess
 import sys
@@ -12,8 +13,9 @@ import pytest
 import tifffile
 from io_helpers import REPO, limit_file_size, listing
 
-from spk2vid_cli.errors import OutputError
-from spk2vid_cli.writers import FrameInfo, open_writer, quantize
+from spk2vid_cli.errors import OutputError, UsageError
+from spk2vid_cli.atomic import partial_name
+from spk2vid_cli.writers import FrameInfo, open_writer, output_complete, quantize
 
 
 def gradient_frames(count: int, height: int = 6, width: int = 10) -> list[np.ndarray]:
@@ -128,7 +130,7 @@ def test_closing_without_frames_is_an_error_and_leaves_nothing(tmp_path):
     ("a.tif", 12, "must be 8, 16 or 32"),
 ])
 def test_unsupported_combinations_are_one_line_errors(tmp_path, name, bit_depth, message):
-    with pytest.raises(OutputError, match=message) as err:
+    with pytest.raises(UsageError, match=message) as err:
         open_writer(tmp_path / name, bit_depth=bit_depth)
     assert "\n" not in str(err.value)
     assert list(tmp_path.iterdir()) == []
@@ -182,3 +184,101 @@ def test_disk_full_is_one_line_and_keeps_the_old_output(tmp_path, name, bit_dept
     assert result.returncode == 3, result.stderr
     assert result.stdout.count("\n") == 1 and "disk full" in result.stdout
     assert listing(tmp_path) == {target.name: b"old output"}
+
+
+# --- kills, full disks and concurrent writers (issue 11) ----------------------------------------
+
+class FullDiskFile:
+    """A sidecar whose buffered rows cannot be flushed: closing raises ENOSPC, as on a full disk."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def write(self, text):
+        return self.real.write(text)
+
+    def close(self):
+        self.real.close()
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("name", ["a.mp4", "a.tif", "dir"])
+def test_cleanup_on_a_full_disk_never_raises_and_leaves_nothing(tmp_path, name):
+    writer = open_writer(tmp_path / name)
+    for k, frame in enumerate(gradient_frames(2)):
+        writer.write(frame, info(k))
+    writer._sidecar_file = FullDiskFile(writer._sidecar_file)
+    with pytest.raises(OutputError, match="disk full"):
+        writer.close()
+    writer.abort()  # a second cleanup is harmless too
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["a.mp4", "a.tif", "a_%03d.png", "dir"])
+def test_a_second_writer_of_the_same_output_is_refused(tmp_path, name):
+    first = open_writer(tmp_path / name)
+    with pytest.raises(OutputError, match="another spk2vid process is writing it"):
+        open_writer(tmp_path / name)
+    for k, frame in enumerate(gradient_frames(2)):
+        first.write(frame, info(k))
+    first.close()
+    with pytest.raises(OutputError, match="already exists"):
+        open_writer(tmp_path / name)
+    assert not [p for p in tmp_path.rglob("*") if ".partial" in p.name]
+
+
+@pytest.mark.parametrize("name, appears", [
+    ("a.mp4", "a.mp4"), ("a.tif", "a.tif"), ("a_%03d.png", "a_000.png"), ("dir", "dir/frame_000000.png"),
+])
+def test_an_output_that_appears_meanwhile_is_kept(tmp_path, name, appears):
+    writer = open_writer(tmp_path / name)
+    for k, frame in enumerate(gradient_frames(2)):
+        writer.write(frame, info(k))
+    (tmp_path / appears).write_bytes(b"someone else's")  # another program finished first
+    with pytest.raises(OutputError, match="appeared while this run was writing"):
+        writer.close()
+    assert {k: v for k, v in listing(tmp_path).items()} == {appears: b"someone else's"}
+    assert not [p for p in tmp_path.rglob("*") if ".partial" in p.name]
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", ""])
+    child.wait()
+    return child.pid
+
+
+def test_partials_of_dead_processes_are_removed_and_live_ones_kept(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    pid = dead_pid()
+    monkeypatch.setattr(os, "getpid", lambda: pid)
+    stale = [partial_name(out / "frame_.png"), partial_name(out / "frames.csv"), partial_name(tmp_path / "a.mp4", ".mp4")]
+    monkeypatch.setattr(os, "getpid", lambda: os.getppid())  # a process that is alive
+    live = partial_name(out / "frame_.png")
+    monkeypatch.undo()
+    stale[0].mkdir()
+    (stale[0] / "frame_000000.png").write_bytes(b"x")
+    for path in (*stale[1:], live):
+        path.write_bytes(b"x")
+    writer = write_all(out, gradient_frames(2))
+    assert sorted(writer.stale_removed) == sorted(stale[:2])
+    assert sorted(p.name for p in out.iterdir()) == sorted(["frame_000000.png", "frame_000001.png", "frames.csv",
+                                                           live.name])
+    write_all(tmp_path / "a.mp4", gradient_frames(2))
+    assert not stale[2].exists()
+
+
+def test_only_a_complete_output_counts_as_existing(tmp_path):
+    out = tmp_path / "pngs"
+    assert not output_complete(out)
+    out.mkdir()
+    partial_name(out / "frame_.png").mkdir()  # what a kill before the commit leaves
+    assert not output_complete(out)
+    write_all(tmp_path / "full", gradient_frames(3))
+    assert output_complete(tmp_path / "full")
+    (tmp_path / "full" / "frame_000002.png").unlink()  # a kill during the commit
+    assert not output_complete(tmp_path / "full")
+    (tmp_path / "full" / "frames.csv").unlink()
+    assert not output_complete(tmp_path / "full")
+    write_all(tmp_path / "a.tif", gradient_frames(2))
+    assert output_complete(tmp_path / "a.tif") and not output_complete(tmp_path / "b.tif")

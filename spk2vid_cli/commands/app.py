@@ -4,13 +4,16 @@ Each command lives in `spk2vid_cli/commands/<name>.py`; this file only assembles
 errors into one-line messages and meaningful exit codes (see `errors.py`).
 """
 
+import functools
 import sys
+from collections.abc import Callable
 
 import typer
 from typer.exceptions import TyperException
 
 from spk2vid_cli import __version__
-from spk2vid_cli.errors import EXIT_INTERRUPTED, Spk2VidError
+from spk2vid_cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Spk2VidError
+from spk2vid_cli.signals import Interrupted, terminate_raises
 
 app = typer.Typer(
     name="spk2vid",
@@ -35,31 +38,46 @@ def _root(
     """Turn spike-camera recordings (.dat, .npy, .npz) into high-resolution video."""
 
 
+def _signal_exit_code(command: Callable[..., None]) -> Callable[..., None]:
+    """The command, with a stop by signal turned into its exit code (130 or 143): typer would report
+    any KeyboardInterrupt as 130."""
+
+    @functools.wraps(command)
+    def run(*args: object, **kwargs: object) -> None:
+        try:
+            command(*args, **kwargs)
+        except Interrupted as err:
+            raise typer.Exit(err.exit_code) from None
+
+    return run
+
+
 def _register() -> None:
     from spk2vid_cli.commands import convert, evaluate, info, simulate, train
 
-    app.command("info")(info.info)
-    app.command("convert")(convert.convert)
-    app.command("simulate")(simulate.simulate)
-    app.command("train")(train.train)
-    app.command("eval")(evaluate.evaluate)
+    for name, command in (("info", info.info), ("convert", convert.convert), ("simulate", simulate.simulate),
+                          ("train", train.train), ("eval", evaluate.evaluate)):
+        app.command(name)(_signal_exit_code(command))
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: run a command, exit with its code."""
-    _register()
+    if not app.registered_commands:  # once: main() may run many times in one process (tests)
+        _register()
     try:
-        code = app(args=argv, standalone_mode=False)
+        with terminate_raises():
+            code = app(args=argv, standalone_mode=False)
     except Spk2VidError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
-    except (KeyboardInterrupt, typer.Abort):
+    except (KeyboardInterrupt, typer.Abort):  # typer itself reports a KeyboardInterrupt as 130
         code = EXIT_INTERRUPTED
     except typer.Exit as err:
         code = err.exit_code
     except TyperException as err:  # usage errors: typer prints them with a hint
         err.show()
         sys.exit(err.exit_code)
-    if code == EXIT_INTERRUPTED:  # typer reports Ctrl-C as Exit(130)
-        print("error: interrupted; no partial output was left behind", file=sys.stderr)
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        what = "interrupted" if code == EXIT_INTERRUPTED else "terminated (SIGTERM)"
+        print(f"error: {what}; no partial output was left behind", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -13,15 +14,16 @@ from spk2vid_cli import __version__, pipeline
 from spk2vid_cli.batch import convert_folder, print_summary
 from spk2vid_cli.classical import TFI, TFP
 from spk2vid_cli.commands.options import ReaderFlags, SpikeRate, with_reader_flags
-from spk2vid_cli.errors import EXIT_FAILURE, InputError
+from spk2vid_cli.errors import EXIT_FAILURE, InputError, UsageError
 from spk2vid_cli.exposure import Exposure
 from spk2vid_cli.pipeline import Reconstructor
 from spk2vid_cli.progress import frame_progress
 from spk2vid_cli.spikes import DEFAULT_SPIKE_RATE
 from spk2vid_cli.windows import block_centres
-from spk2vid_cli.writers import open_writer
+from spk2vid_cli.writers import check_output, open_writer, output_complete
 from spk2vid_model.geometry import STRIDE, WINDOW
 
+MIN_TILE = 32  # sensor pixels; smaller tiles cost far more in overlap and per-tile overhead than they save
 BLOCKS, OUTPUT = "Blocks and method", "Output"
 NETWORK, FOLDER = "Network (--method net)", "Folders (INPUT is a directory)"
 
@@ -37,6 +39,22 @@ class NetFlags:
     tile: int
     tile_overlap: int
     compile: bool
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 frame`, `2 frames`."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def check_flags(output: Path, folder_format: str | None, fps: float, bit_depth: int, net: NetFlags) -> None:
+    """Refuse impossible output and network flags before any work (exit 2)."""
+    if not math.isfinite(fps):
+        raise UsageError(f"--fps must be a finite number of frames per second, got {fps}")
+    if 0 < net.tile < MIN_TILE:
+        raise UsageError(f"--tile {net.tile}: tiles under {MIN_TILE} pixels would take very long; "
+                         f"use --tile {MIN_TILE} or more, or 0 for whole frames")
+    example = {"png": "NAME_%06d.png", None: ""}.get(folder_format, f"NAME.{folder_format}")
+    check_output(output / example if example else output, bit_depth)
 
 
 def make_reconstructor(method: str | None, scale: int, window: int | None, net: NetFlags) -> Reconstructor:
@@ -82,14 +100,16 @@ class ConvertJob:
                 "window": reconstructor.window, "stride": self.stride, "spike_rate_hz": self.spike_rate,
                 "sensor_height": recording.height, "sensor_width": recording.width, "spk2vid": __version__,
             }
-            self.say(f"{source} -> {output}: {total} frames, {reconstructor.description}")
+            self.say(f"{source} -> {output}: {plural(total, 'frame')}, {reconstructor.description}")
             with (open_writer(output, fps=self.fps, crf=self.crf, bit_depth=self.bit_depth,
                               overwrite=self.overwrite, metadata=metadata) as writer,
                   frame_progress(total, source.name, self.quiet) as progress):
+                for stale in writer.stale_removed:
+                    self.say(f"removed {stale}, left by a killed run")
                 frames = pipeline.convert(recording, reconstructor, writer, exposure, stride=self.stride,
                                           start=self.start, end=self.end, spike_rate=self.spike_rate,
                                           progress=progress)
-        self.say(f"wrote {output} ({frames} frames, gain {exposure.gain:.3g})")
+        self.say(f"wrote {output} ({plural(frames, 'frame')}, gain {exposure.gain:.3g})")
         return frames
 
     def say(self, message: str) -> None:
@@ -143,7 +163,8 @@ def convert(
         "--recursive", "-r", rich_help_panel=FOLDER, help="Include recordings in subdirectories.")] = False,
     skip_existing: Annotated[bool, typer.Option(
         "--skip-existing", rich_help_panel=FOLDER,
-        help="Skip recordings whose output exists (to resume); also for one file.")] = False,
+        help="Skip recordings whose output is complete (to resume); an unfinished one left by a killed run is "
+             "redone and replaced. Also for one file.")] = False,
     shard: Annotated[str | None, typer.Option(
         "--shard", metavar="I/N", rich_help_panel=FOLDER, show_default=False,
         help="Convert only files k with k % N == I of the sorted list, I in 0..N-1 (e.g. a Slurm array task).")] = None,
@@ -171,16 +192,19 @@ def convert(
     """Reconstruct a recording (or a folder of them) into high-resolution video."""
     Exposure.from_spec(exposure)  # a bad value fails before any work
     net = NetFlags(weights, model, device, precision, tile, tile_overlap, compile_model)
+    check_flags(output, fmt if source.is_dir() else None, fps, bit_depth, net)
     job = ConvertJob(
         reader=reader,
         reconstructor=make_reconstructor(method, scale, window, net),  # once; pipeline.convert resets it per file
         stride=stride, start=start, end=end, exposure=exposure, spike_rate=spike_rate,
-        fps=fps, crf=crf, bit_depth=bit_depth, overwrite=overwrite, quiet=quiet,
+        fps=fps, crf=crf, bit_depth=bit_depth,
+        overwrite=overwrite or skip_existing,  # what --skip-existing does not skip is unfinished: redo it
+        quiet=quiet,
     )
     if not source.is_dir():
         if recursive or shard is not None:
             raise InputError(f"{source}: --recursive and --shard apply only when INPUT is a directory")
-        if skip_existing and output.exists():
+        if skip_existing and output_complete(output):
             job.say(f"skipped {source}: {output} exists")
             return
         job.run(source, output)

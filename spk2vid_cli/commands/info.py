@@ -10,10 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from spk2vid_cli.atomic import output_error
 from spk2vid_cli.commands.options import ReaderFlags, SpikeRate, with_reader_flags
-from spk2vid_cli.info import recording_stats, write_preview
+from spk2vid_cli.errors import Spk2VidError
+from spk2vid_cli.info import check_preview, recording_stats, write_preview
 from spk2vid_cli.spikes import DEFAULT_SPIKE_RATE
-from spk2vid_cli.writers import output_error
 from spk2vid_model.geometry import CLASSICAL_WINDOW
 
 
@@ -26,26 +27,40 @@ def info(
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print JSON for scripts: a list with one object per file.")] = False,
     preview: Annotated[Path | None, typer.Option(
-        "--preview", help=f"Also save a TFP preview PNG ({CLASSICAL_WINDOW} frames around the middle): this file "
+        "--preview", help=f"Also save a TFP preview image ({CLASSICAL_WINDOW} frames around the middle): this .png/.jpg "
                           "for one recording; for several, a directory that receives NAME.png per recording.")] = None,
 ) -> None:
     """Show each recording's resolution (and where it came from), frames, duration, file size,
-    firing rates, dead and hot pixels. Several files give a table."""
+    firing rates, dead and hot pixels. Several files give a table; a bad one is named on stderr, the
+    others still shown, and the exit code is that of the worst error."""
     if preview is not None and len(files) > 1:
         try:
             preview.mkdir(exist_ok=True)
         except OSError as err:
             raise output_error(preview, err) from None
-    stats = []
+    elif preview is not None:
+        check_preview(preview)
+    stats, worst = [], 0
     for path in files:
-        with reader.open(path) as recording:
-            stats.append(recording_stats(recording, spike_rate))
-            if preview is not None:
-                write_preview(recording, preview / f"{path.stem}.png" if len(files) > 1 else preview)
+        try:
+            with reader.open(path) as recording:
+                stats.append(recording_stats(recording, spike_rate))
+                if preview is not None:
+                    write_preview(recording, preview / f"{path.stem}.png" if len(files) > 1 else preview)
+        except Spk2VidError as err:
+            if len(files) == 1:
+                raise
+            typer.echo(f"error: {err}", err=True)
+            worst = max(worst, err.exit_code)
     if as_json:
         typer.echo(json.dumps(stats, indent=2))
-    else:
-        Console().print(_details(stats[0]) if len(stats) == 1 else _summary(stats))
+    elif stats:
+        console = Console()
+        if not console.is_terminal:  # a log or a pipe: never cut or fold the table at 80 columns
+            console = Console(width=10_000)
+        console.print(_details(stats[0]) if len(files) == 1 else _summary(stats))
+    if worst:
+        raise typer.Exit(worst)
 
 
 def _duration(seconds: float) -> str:

@@ -18,10 +18,11 @@ READER = "Reading the recording"
 
 Height = Annotated[int | None, typer.Option(
     "--height", min=1, rich_help_panel=READER,
-    help="Sensor height in pixels. Default: spike_h from a config.yaml/config.json beside the file, else 250.")]
+    help="Sensor height in pixels. Default: spike_h from a config.yaml/config.json beside the file or up to two "
+         "folders above, else decided by content among the sensor sizes the file fits, else 250.")]
 Width = Annotated[int | None, typer.Option(
     "--width", min=1, rich_help_panel=READER,
-    help="Sensor width in pixels. Default: spike_w from a config.yaml/config.json beside the file, else 400.")]
+    help="Sensor width in pixels. Default: spike_w from that config file, else by content, else 400.")]
 Layout = Annotated[Literal["auto", "dat", "raw416", "packet1000", "array"], typer.Option(
     "--layout", rich_help_panel=READER,
     help="dat: packed .dat; raw416: raw 400-wide camera dump with 416-bit rows; packet1000: raw 1000x1000 "
