@@ -138,6 +138,8 @@ def test_synthetic_set_scores_networks_and_baselines():
     assert all(s.psnr.shape == (2, 4) and np.isfinite(s.psnr).all() for s in scores.values())
     assert scores["oracle"].summary()["psnr"] > scores["TFP41"].summary()["psnr"]
     assert baseline_scores(segment, 2, 10)["TFP41"].psnr.tolist() == scores["TFP41"].psnr.tolist()
+    x1 = StreamBatch(pool, 2, 1, 16, generator=torch.Generator().manual_seed(1)).next_segment(2)
+    assert list(baseline_scores(x1, 1, 10)) == ["TFP41"]  # at x1 the clean LR frame is the truth itself
 
 
 def test_cli_prints_a_table_and_writes_json_and_curve(pair_dir, tmp_path, capsys):

@@ -138,10 +138,13 @@ def predict_net(net: Spk2VidNet, blocks: torch.Tensor, chunk: int = NET_CHUNK) -
 
 
 def baseline_scores(segment: Segment, scale: int, stride: int) -> dict[str, Scores]:
-    """TFP41 + bicubic and the clean-LR bicubic oracle on a validation segment."""
+    """TFP41 + bicubic and the clean-LR bicubic oracle on a validation segment (no oracle at x1: there the
+    clean LR frame is the ground truth itself)."""
     crop = scale
-    return {"TFP41": score(predict_tfp(segment.blocks, stride, scale), segment.gt, segment.rate, crop),
-            "oracle": score(bicubic(segment.lr_clean, scale), segment.gt, segment.rate, crop)}
+    scores = {BASELINE: score(predict_tfp(segment.blocks, stride, scale), segment.gt, segment.rate, crop)}
+    if scale > 1:
+        scores[ORACLE] = score(bicubic(segment.lr_clean, scale), segment.gt, segment.rate, crop)
+    return scores
 
 
 def net_scores(net: Spk2VidNet, segment: Segment) -> Scores:

@@ -340,7 +340,7 @@ class Trainer:
             return {}
         figures = self.validate()
         return {"val_psnr": figures["net"]["psnr"], "val_ssim": figures["net"]["ssim"],
-                "val_psnr_tfp41": figures["TFP41"]["psnr"], "val_psnr_oracle": figures["oracle"]["psnr"]}
+                "val_psnr_tfp41": figures["TFP41"]["psnr"], "val_psnr_oracle": figures.get("oracle", {}).get("psnr")}
 
     def run(self) -> dict:
         """Train until `steps`, the time limit or a signal; checkpoint, export if asked; return the summary."""
@@ -439,8 +439,9 @@ def _progress_line(entry: dict, steps: int) -> str:
         line += (f"  loss {entry['loss']:.4f}  lr {entry['lr']:.1e}  {entry['steps_per_s']:.2f} steps/s"
                  f"  {entry['elapsed_s'] / 60:.1f} min")
     if "val_psnr" in entry:
-        line += (f"  | val {entry['val_psnr']:.2f} dB (TFP41 {entry['val_psnr_tfp41']:.2f}, "
-                 f"oracle {entry['val_psnr_oracle']:.2f})")
+        oracle = entry["val_psnr_oracle"]
+        line += (f"  | val {entry['val_psnr']:.2f} dB (TFP41 {entry['val_psnr_tfp41']:.2f}"
+                 + (f", oracle {oracle:.2f})" if oracle is not None else ")"))
     return line
 
 
