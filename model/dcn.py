@@ -142,13 +142,11 @@ class DeformConv2d(nn.Module):
 
 
 class WarpConv2d(nn.Module):
-    """`layer(x, offset, mask)` = conv3x3(warp(x, offset, mask)): the shared-offset alignment."""
+    """`layer(x, offset, mask)` = conv3x3(warp(x, offset, mask)): the shared-offset alignment (the
+    groups are those of `mask`; `warp` checks that they split the channels)."""
 
-    def __init__(self, in_channels: int, out_channels: int, deform_groups: int = 1):
+    def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
-        if in_channels % deform_groups:
-            raise ValueError(f"{in_channels} channels do not split into {deform_groups} groups")
-        self.deform_groups = deform_groups
         self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

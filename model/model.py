@@ -184,8 +184,8 @@ class MFCA(nn.Module):
         for layer in (self.initial, self.correction[-1]):  # start from identity alignment
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
-        self.deform = (DeformConv2d if config.alignment == "dcn" else WarpConv2d)(
-            channels, channels, self.groups)
+        self.deform = (DeformConv2d(channels, channels, self.groups) if config.alignment == "dcn"
+                       else WarpConv2d(channels, channels))
 
     def forward(self, current: torch.Tensor, history: list[torch.Tensor]) -> torch.Tensor:
         """(B, C, H, W) and K x (B, C, H, W) -> aligned history (K*B, C, H, W)."""

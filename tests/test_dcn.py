@@ -157,9 +157,9 @@ def test_warp_gradcheck():
 
 
 def test_warp_conv_with_zero_offsets_is_a_plain_convolution():
-    layer = WarpConv2d(6, 4, deform_groups=3).double()
+    layer = WarpConv2d(6, 4).double()
     x, offset, mask = warp_inputs()
     expected = layer.conv(x)
     torch.testing.assert_close(layer(x, torch.zeros_like(offset), torch.ones_like(mask)), expected)
     with pytest.raises(ValueError, match="groups"):
-        WarpConv2d(6, 4, deform_groups=4)
+        layer(x, torch.zeros(2, 8, 5, 7).double(), torch.ones(2, 4, 5, 7).double())  # 6 channels, 4 groups
