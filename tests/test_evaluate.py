@@ -22,20 +22,12 @@ from spk2vid_cli.errors import InputError
 from spk2vid_cli.net import NetReconstructor
 from spk2vid_cli.simulate import SensorModel, simulate_file
 from spk2vid_cli.windows import Block
+from torch_helpers import texture
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 TINY = replace(CONFIGS["x2"], name="tiny", channels=8, extract_blocks=0, fusion_blocks=0, deform_groups=2,
                cmf_channels=4, cmf_dilations=(1, 2), upsampler="direct")
-
-
-def texture(height: int, width: int, seed: int) -> np.ndarray:
-    """A random image with detail at several scales, in [0.1, 0.9]."""
-    rng = np.random.default_rng(seed)
-    layers = [torch.nn.functional.interpolate(torch.from_numpy(rng.random((1, 1, height // f, width // f), np.float32)),
-                                              size=(height, width), mode="bilinear", align_corners=False)
-              for f in (2, 4, 8)]
-    return (0.1 + 0.8 * sum(layers)[0, 0] / 3).numpy()
 
 
 @pytest.fixture(scope="module")
