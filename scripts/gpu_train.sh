@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Train Spk2VidNet for a fixed time on the GPU machine; checkpoint and logs land in $OUT.
+# Train Spk2VidNet for a fixed time on the GPU machine; checkpoint and logs land in $OUT. For the
+# prepared GPU run of issue 8 (checks, benchmark, x4 training, export, eval) use scripts/gpu_run.sh;
+# this script continues a run exactly (checkpoints), on one or several GPUs.
 #
 #   OUT=/some/folder scripts/gpu_train.sh MINUTES [spk2vid train flags...]
 #
@@ -26,17 +28,11 @@ set -euo pipefail
 minutes=${1:?usage: OUT=DIR scripts/gpu_train.sh MINUTES [spk2vid train flags...]}
 shift
 out=${OUT:?set OUT to the folder that receives the checkpoint and logs}
-python=${PYTHON:-python3}
 data=data/pack
 [ -d "$data" ] || data=data/cache
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
-if [ -d .whl ]; then
-    "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-fi
-source scripts/checkout_path.sh
-"$python" -c 'import spk2vid_cli.commands.app' || { echo "spk2vid does not import here; carry .whl (scripts/gpu_wheels.sh)" >&2; exit 2; }
+source "$(dirname "$0")/gpu_env.sh"
 
 gpus=$("$python" -c 'import torch; print(torch.cuda.device_count())')
 if [ "$gpus" -gt 1 ]; then

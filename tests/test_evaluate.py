@@ -23,18 +23,9 @@ from spk2vid_cli.windows import Block
 from spk2vid_model.model import Spk2VidNet
 from spk2vid_model.weights import save_weights
 from io_helpers import run_cli
-from torch_helpers import TINY
+from torch_helpers import TINY, texture
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def texture(height: int, width: int, seed: int) -> np.ndarray:
-    """A random image with detail at several scales, in [0.1, 0.9]."""
-    rng = np.random.default_rng(seed)
-    layers = [torch.nn.functional.interpolate(torch.from_numpy(rng.random((1, 1, height // f, width // f), np.float32)),
-                                              size=(height, width), mode="bilinear", align_corners=False)
-              for f in (2, 4, 8)]
-    return (0.1 + 0.8 * sum(layers)[0, 0] / 3).numpy()
 
 
 @pytest.fixture(scope="module")

@@ -7,28 +7,13 @@ import pytest
 import torch
 
 from spk2vid_cli.errors import InputError
-from spk2vid_cli.net import NetReconstructor, available_weights, plan_tiles, tile_spans
-from spk2vid_cli.windows import Block
+from spk2vid_cli.net import NetReconstructor, available_weights, plan_tiles
 from spk2vid_model import weights
-from spk2vid_model.weights import load_weights, save_weights
-from torch_helpers import TINY, trained_looking
+from spk2vid_model.weights import load_weights
+from torch_helpers import TILE_TINY as TINY
+from torch_helpers import check_tiled_matches_untiled, save_network, stream
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-# Offsets within 2 px keep the receptive field small, so tiling is checked exactly on most pixels.
-SMALL_FIELD = replace(TINY, max_offset=2.0)
-
-
-def save_network(path, config=SMALL_FIELD, meta=None, seed=0):
-    """Weights of a network whose zero-initialised layers have moved, as after training."""
-    save_weights(trained_looking(config, seed), path, meta or {}, half=False)
-    return path
-
-
-def stream(count, height, width, window=TINY.window, seed=0):
-    """`count` consecutive, non-overlapping blocks of random spikes."""
-    frames = (np.random.default_rng(seed).random((count * window, height, width)) < 0.3).astype(np.uint8)
-    return [Block(i, i * window + window // 2, frames[i * window:(i + 1) * window]) for i in range(count)]
 
 
 @pytest.fixture
@@ -51,42 +36,8 @@ def test_reconstruct_continues_the_stream_and_reset_restarts_it(tiny_weights):
     np.testing.assert_allclose(rec.reconstruct(blocks[0]), frames[0], atol=1e-6)
 
 
-def receptive_radius(net, count, width):
-    """LR columns that the centre output column of block `count` depends on, either side (autograd)."""
-    blocks = torch.rand(1, count, net.config.window, 4, width).round().requires_grad_()
-    hr, _ = net(blocks)
-    centre = width // 2 * net.config.scale
-    hr[0, -1, 0, :, centre:centre + net.config.scale].sum().backward()
-    used = (blocks.grad.abs().sum((0, 1, 2, 3)) > 0).nonzero().flatten()
-    return int(max(width // 2 - used.min(), used.max() - width // 2))
-
-
-def exact_positions(length, spans, radius):
-    """LR positions where every tile with weight there sees all the inputs the output depends on."""
-    return np.array([all((start == 0 or u - radius >= start) and (stop == length or u + radius < stop)
-                         for start, stop in spans if start <= u < stop) for u in range(length)])
-
-
 def test_tiled_equals_untiled_outside_the_seams_receptive_field(tiny_weights):
-    """Each tile sees zero padding at its edges where the whole frame has neighbours, so tiles may
-    differ only within the network's receptive field (measured here by autograd, growing with every
-    block of history) of an edge shared with another tile; everywhere else, including the blended
-    overlaps when they are wide enough, tiled output equals untiled up to float32 rounding."""
-    size, tile, overlap, count = 120, 90, 60, 2
-    blocks = stream(count, size, size)
-    net, _ = load_weights(tiny_weights)
-    radius = receptive_radius(net, count, 200)
-    whole = NetReconstructor(2, weights=tiny_weights, device="cpu")
-    tiled = NetReconstructor(2, weights=tiny_weights, device="cpu", tile=tile, tile_overlap=overlap)
-    for block in blocks:
-        expected, got = whole.reconstruct(block), tiled.reconstruct(block)
-    exact = exact_positions(size, tile_spans(size, tile, overlap), radius).repeat(2)
-    inside = exact[:, None] & exact[None, :]
-    blended = np.zeros(size, bool)
-    blended[tile - overlap:tile] = True
-    assert (inside & blended.repeat(2)[:, None]).any()  # some blended pixels are checked
-    np.testing.assert_allclose(got[inside], expected[inside], atol=1e-5)
-    assert np.abs(got - expected).max() > 1e-4  # the tiles really ran separately
+    check_tiled_matches_untiled(tiny_weights)  # the CUDA checks run the same on the GPU
 
 
 def test_tile_weights_sum_to_one():

@@ -47,6 +47,14 @@ def test_bundled_weights_are_found_by_name(tmp_path, monkeypatch):
     assert bundled_weights() == {4: {"lite": tmp_path / "x4-lite.pt"}, 2: {"full": tmp_path / "x2-full.pt"}}
 
 
+
+def test_work_in_progress_weights_are_never_bundled(tmp_path, monkeypatch):
+    """GPU runs commit x4-full-wip.pt to warm-start the next one; --model auto must not pick it."""
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
+    for name in ("x4-lite", "x4-full-wip", "x4-full.old", "x4-full-wip-2"):
+        save_weights(trained_looking(TINY), tmp_path / f"{name}.pt", {})
+    assert bundled_weights() == {4: {"lite": tmp_path / "x4-lite.pt"}}
+
 def saved(tmp_path):
     path = tmp_path / "w.pt"
     save_weights(trained_looking(TINY), path, {})
