@@ -1,6 +1,6 @@
-"""Side-by-side crops of the real recordings: TFP41+bicubic, TFI+bicubic and Spk2VidNet, at x4.
+"""Side-by-side crops of the real recordings: TFP41+bicubic, TFI+bicubic and Spk2VidNet, at x4 or x1.
 
-    python scripts/real_side_by_side.py [--weights PATH] [--out docs/real]
+    python scripts/real_side_by_side.py [--scale 4|1] [--weights PATH] [--out docs/real]
 
 No ground truth exists for real recordings, so this only lets people look. For each recording, the
 frame centred on spike frame `centre` is reconstructed by each method (the network runs over every
@@ -25,7 +25,6 @@ from spk2vid_cli.windows import Block, iter_blocks
 from spk2vid_model.geometry import CLASSICAL_WINDOW, STRIDE
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "real"
-SCALE = 4
 # recording, centre spike frame, LR crop (top, left, height, width)
 SCENES = [
     (SHARED / "Evin-X_SpikingSIM" / "real_spike.npz", 250, (60, 120, 100, 160)),
@@ -46,8 +45,8 @@ def frame_at(reconstructor, recording, centre: int) -> np.ndarray:
     return reconstructor.reconstruct(Block(0, centre, recording.frames(centre - half, centre + half + 1)))
 
 
-def panel(image: np.ndarray, crop: tuple[int, int, int, int]) -> np.ndarray:
-    top, left, height, width = (v * SCALE for v in crop)
+def panel(image: np.ndarray, crop: tuple[int, int, int, int], scale: int) -> np.ndarray:
+    top, left, height, width = (v * scale for v in crop)
     region = image[top:top + height, left:left + width]
     exposure = Exposure.from_spec("auto")
     exposure.fit([region])
@@ -56,18 +55,22 @@ def panel(image: np.ndarray, crop: tuple[int, int, int, int]) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=4, choices=[1, 4], help="output scale")
     parser.add_argument("--weights", type=Path, default=None, help="network weights (default: bundled)")
     parser.add_argument("--out", type=Path, default=Path("docs/real"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    methods = [TFP(SCALE, CLASSICAL_WINDOW), TFI(SCALE, CLASSICAL_WINDOW),
-               NetReconstructor(SCALE, model="lite", weights=args.weights, device="cpu")]
+    scale = args.scale
+    methods = [TFP(scale, CLASSICAL_WINDOW), TFI(scale, CLASSICAL_WINDOW),
+               NetReconstructor(scale, model="lite", weights=args.weights, device="cpu")]
     for path, centre, crop in SCENES:
         with open_recording(path) as recording:
-            panels = [panel(frame_at(m, recording, centre), crop) for m in methods]
+            if scale == 1:  # at sensor resolution the whole frame fits on a page
+                crop = (0, 0, recording.height, recording.width)
+            panels = [panel(frame_at(m, recording, centre), crop, scale) for m in methods]
         gap = np.full((panels[0].shape[0], 8), 255, np.uint8)
         row = np.concatenate([p for item in panels for p in (item, gap)][:-1], axis=1)
-        target = args.out / f"{path.stem}_x{SCALE}.jpg"
+        target = args.out / f"{path.stem}_x{scale}.jpg"
         iio.imwrite(target, row, quality=90)
         print(f"{target}: {' | '.join(m.description for m in methods)}")
 
