@@ -8,8 +8,10 @@ Writes OUT/manifest.json (the cache's entries, same splits, licences and provena
 - images/<source>/<name>.png: 8-bit grey (the simulator's `to_luminance`), shrunk to at most
   --long-side pixels;
 - videos/<source>/<name>/0000.png, ...: the first frames of each clip, grey and shrunk the same
-  way, readable without ffmpeg. The room left after the images is shared among the clips, the
-  smallest frames first, so that what one clip leaves unused goes to the next.
+  way, readable without ffmpeg. Validation clips keep their first VAL_CLIP_FRAMES frames, whatever
+  else is packed, so the fixed validation set does not change when training sources are added; the
+  room left after the images and those is shared among the training clips, the smallest frames
+  first, so that what one clip leaves unused goes to the next.
 `SourcePool(OUT, split)` reads the pack as it reads the cache. Carry it with `carry: ["data/pack"]`.
 """
 
@@ -27,6 +29,9 @@ from spk2vid_cli.simulate import to_luminance
 from spk2vid_cli.training.sources import file_entry, fit_long_side, iter_video, read_manifest, write_manifest
 
 
+VAL_CLIP_FRAMES = 45  # frames of each validation clip: the synthetic validation set's clip streams read them
+
+
 def grey(frame: np.ndarray, long_side: int) -> np.ndarray:
     """8-bit luminance of an image array, shrunk to `long_side`."""
     return fit_long_side(np.round(to_luminance(frame) * 255).astype(np.uint8), long_side)
@@ -39,14 +44,16 @@ def pack_image(entry: dict, cache: Path, out: Path, long_side: int) -> Path:
     return dest
 
 
-def pack_clip(entry: dict, cache: Path, out: Path, long_side: int, room: float) -> Path:
-    """The first frames of a clip as PNG files while they fit in `room` bytes; returns the folder."""
+def pack_clip(entry: dict, cache: Path, out: Path, long_side: int, room: float,
+              max_frames: int | None = None) -> Path:
+    """The first frames of a clip (at most `max_frames`) as PNG files while they fit in `room` bytes;
+    returns the folder."""
     folder = out / Path(entry["path"]).with_suffix("")
     folder.mkdir(parents=True)
     used = 0
     for index, frame in enumerate(iter_video(cache / entry["path"])):
         data = iio.imwrite("<bytes>", grey(frame, long_side), extension=".png")
-        if used + len(data) > room:
+        if used + len(data) > room or index == max_frames:
             break
         (folder / f"{index:04d}.png").write_bytes(data)
         used += len(data)
@@ -74,9 +81,12 @@ def pack(cache: Path, out: Path, max_mb: float, long_side: int) -> list[dict]:
     for entry in (e for e in files if e["kind"] == "image"):
         add(entry, pack_image(entry, cache, building, long_side))
     clips = sorted((e for e in files if e["kind"] == "video"), key=lambda e: frame_bytes(e, cache, long_side))
+    clips = [e for e in clips if e["split"] == "val"] + [e for e in clips if e["split"] != "val"]
     for done, entry in enumerate(clips):
-        room = (max_mb * 2**20 - sum(e["size"] for e in packed)) / (len(clips) - done)
-        folder = pack_clip(entry, cache, building, long_side, room)
+        left = max_mb * 2**20 - sum(e["size"] for e in packed)
+        validation = entry["split"] == "val"
+        room = left if validation else left / (len(clips) - done)
+        folder = pack_clip(entry, cache, building, long_side, room, VAL_CLIP_FRAMES if validation else None)
         if not any(folder.iterdir()):
             print(f"warning: {entry['path']}: no frame fits in --max-mb {max_mb:g}; left out", file=sys.stderr)
             folder.rmdir()

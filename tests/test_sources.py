@@ -103,3 +103,23 @@ def test_licence_helpers_of_fetch_data(tmp_path):
     doc = "A cat.\n\nNotes\n-----\nNo copyright restrictions.  CC0 by the photographer (Someone).\n"
     assert fetch.permissive_statement(doc) == "CC0 by the photographer (Someone)."
     assert fetch.permissive_statement("Scanned page.\n\nReturns\n-------\npage : ndarray") is None
+
+
+def test_dep5_photo_items_keep_free_licences_with_holders(tmp_path):
+    fetch = load_script("fetch_data")
+    (tmp_path / "usr/share/doc/pkg").mkdir(parents=True)
+    (tmp_path / "usr/share/doc/pkg/copyright").write_text(
+        "Format: x\n\nFiles: 16.04/Free.jpg\nCopyright: Someone, 2018\n           Other\nLicense: CC-BY-4.0\n\n"
+        "Files: 16.04/NonCommercial.jpg\nCopyright: Someone\nLicense: CC-BY-NC-4.0\n")
+    (tmp_path / "usr/share/backgrounds").mkdir(parents=True)
+    for name in ("Free", "NonCommercial", "Unlisted"):
+        (tmp_path / f"usr/share/backgrounds/{name}.jpg").touch()
+    reasons = []
+    items = fetch.dep5_photo_items(tmp_path, lambda reason, **_: reasons.append(reason), package="pkg",
+                                   names=("Free", "NonCommercial", "Unlisted", "Gone"),
+                                   installed="usr/share/backgrounds/{}.jpg", upstream="16.04/{}.jpg")
+    assert [(item.dest, item.licence) for item in items] == [("images/pkg/Free.png",
+                                                              "CC-BY-4.0 (Someone, 2018; Other)")]
+    assert reasons == ["NonCommercial: licence 'CC-BY-NC-4.0' is not a known free licence",
+                       "Unlisted: licence 'unknown' is not a known free licence",
+                       "Gone is not in this version of the package"]
