@@ -63,12 +63,13 @@ def evaluate(
         if not paths:
             raise InputError("no input: give spike files or folders (from spk2vid simulate --save-gt), "
                              "or --synthetic DIR")
+
         @cache
         def nets_for(pair_scale: int) -> dict:
             from spk2vid_cli.net import NetReconstructor
 
             return {label: NetReconstructor(pair_scale, weights=path, device=device, precision=precision)
-                    for label, (net_scale, path) in choices.items() if net_scale == pair_scale}
+                    for label, path in choices.get(pair_scale, {}).items()}
 
         def progress(step: str) -> None:
             console.print(f"evaluating {step}", highlight=False)
@@ -85,25 +86,25 @@ def evaluate(
         console.print(f"curve: {curve}" + (f", {plot}" if plot else " (install matplotlib for a PNG)"), highlight=False)
 
 
-def _weight_choices(extra: list[Path]) -> dict[str, tuple[int, Path]]:
-    """label -> (scale, weights): bundled weights as net-full / net-lite, others as net:NAME."""
+def _weight_choices(extra: list[Path]) -> dict[int, dict[str, Path]]:
+    """{scale: {label: weights}}: bundled weights as net-full / net-lite, others as net:NAME."""
     from spk2vid_model.weights import bundled_weights, load_weights
 
-    choices = {f"net-{variant}": (scale, path)
-               for scale, variants in bundled_weights().items() for variant, path in variants.items()}
+    choices = {scale: {f"net-{variant}": path for variant, path in variants.items()}
+               for scale, variants in bundled_weights().items()}
     for path in extra:
-        choices[f"net:{path.stem}"] = (load_weights(path)[0].config.scale, path)
+        choices.setdefault(load_weights(path)[0].config.scale, {})[f"net:{path.stem}"] = path
     return choices
 
 
-def _synthetic(folder: Path, scale: int, choices: dict[str, tuple[int, Path]], device: str) -> dict:
+def _synthetic(folder: Path, scale: int, choices: dict[int, dict[str, Path]], device: str) -> dict:
     from spk2vid_cli.net import resolve_device
     from spk2vid_cli.training.evaluate import synthetic_scores
     from spk2vid_cli.training.sources import SourcePool
     from spk2vid_cli.training.synth import validation_segments
     from spk2vid_model.weights import load_weights
 
-    nets = {label: load_weights(path)[0] for label, (net_scale, path) in choices.items() if net_scale == scale}
+    nets = {label: load_weights(path)[0] for label, path in choices.get(scale, {}).items()}
     segments = {"synthetic-val": validation_segments(SourcePool(folder, "val"), scale, stride=STRIDE)}
     videos = SourcePool(folder, "val", kinds=("video",))
     if videos.clips:  # the slice with real frame-to-frame motion: held-out clips only
