@@ -35,6 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import torch
 from torch.profiler import profile
@@ -104,8 +105,6 @@ def convert_seconds(args: argparse.Namespace, name: str, folder: Path) -> tuple[
     if not stream.exists():
         rng = np.random.default_rng(0)
         still = folder / "still.png"
-        import imageio.v3 as iio
-
         cells = rng.random((args.height // 8 + 8, args.width // 8 + 8))  # room for the camera to move
         iio.imwrite(still, (np.kron(cells, np.ones((8, 8))) * 255).astype(np.uint8))
         simulate_file(still, stream, size=(args.height, args.width),

@@ -87,9 +87,9 @@ def warp(x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor) -> torch.Ten
     dy, dx = offset.to(dtype).reshape(batch * groups, 2, height, width).unbind(1)
     rows = torch.arange(height, device=x.device, dtype=dtype).view(height, 1)
     cols = torch.arange(width, device=x.device, dtype=dtype)
-    grid = torch.stack([(2 * (cols + dx) + 1) / width - 1, (2 * (rows + dy) + 1) / height - 1], -1)
-    sampled = F.grid_sample(_group_images(x, groups, dtype), grid, mode="bilinear",
-                            padding_mode="zeros", align_corners=False)
+    grid = _grid(rows + dy, cols + dx, height, width)
+    sampled = F.grid_sample(_group_images(x, groups, dtype), grid, mode="bilinear", padding_mode="zeros",
+                            align_corners=False)
     sampled = sampled * mask.to(dtype).reshape(batch * groups, 1, height, width)
     # (B*G, C/G, H, W) back to channels-last (B, C, H, W), channel g*C/G + c.
     pixels = sampled.permute(0, 2, 3, 1).reshape(batch, groups, height, width, -1)
@@ -104,7 +104,12 @@ def _sampling_grid(offset: torch.Tensor, groups: int) -> torch.Tensor:
     taps = torch.arange(TAPS, device=offset.device)
     rows = torch.arange(height, device=offset.device).view(1, height, 1) + (taps // 3 - 1).view(TAPS, 1, 1)
     cols = torch.arange(width, device=offset.device).view(1, 1, width) + (taps % 3 - 1).view(TAPS, 1, 1)
-    return torch.stack([(2 * (cols + dx) + 1) / width - 1, (2 * (rows + dy) + 1) / height - 1], -1)
+    return _grid(rows + dy, cols + dx, height, width)
+
+
+def _grid(rows: torch.Tensor, cols: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Pixel positions as `grid_sample` coordinates (..., 2): (x, y) in [-1, 1], align_corners=False."""
+    return torch.stack([(2 * cols + 1) / width - 1, (2 * rows + 1) / height - 1], -1)
 
 
 def _samples(images: torch.Tensor, grid: torch.Tensor, mask: torch.Tensor, taps: slice,

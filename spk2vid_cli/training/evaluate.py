@@ -53,7 +53,7 @@ from spk2vid_cli.spikes import SpikeRecording, open_recording
 from spk2vid_cli.training.metrics import psnr, ssim
 from spk2vid_cli.training.synth import Segment
 from spk2vid_cli.windows import Block
-from spk2vid_model.geometry import CLASSICAL_WINDOW, WINDOW
+from spk2vid_model.geometry import CLASSICAL_WINDOW, STRIDE, WINDOW
 from spk2vid_model.model import Spk2VidNet
 
 NET_CHUNK = 9  # blocks per network call on the synthetic set (bounds memory, state carries over)
@@ -339,7 +339,7 @@ def net_centres(centre: int, window: int, stride: int) -> range:
 
 
 def evaluate_gt_frame(pair: Pair, nets_for: NetsForScale, rate: float, centre: int | None = None,
-                      stride: int = 10, progress: Callable[[str], None] = lambda label: None) -> dict[str, Scores]:
+                      stride: int = STRIDE, progress: Callable[[str], None] = lambda label: None) -> dict[str, Scores]:
     """Every method on one recording whose ground truth is the frame at spike frame `centre` (default:
     the middle frame). The network runs from the start of the stream in blocks `stride` apart, so that
     its last block is centred there; TFP21, TFP41 and TFI41 look at that centre only."""
@@ -370,7 +370,7 @@ def evaluate_gt_frame(pair: Pair, nets_for: NetsForScale, rate: float, centre: i
                                  f"{centre}; pick one from {half} to {last - half}")
             net.reset()
             scores[label] = run(label, net, list(net_centres(centre, net.window, stride)), shrink=False)
-        for window in (21, CLASSICAL_WINDOW):
+        for window in (WINDOW, CLASSICAL_WINDOW):
             scores[f"TFP{window}"] = run(f"TFP{window}", TFP(scale, window), [centre], shrink=True)
         scores[f"TFI{CLASSICAL_WINDOW}"] = run(f"TFI{CLASSICAL_WINDOW}", TFI(scale, CLASSICAL_WINDOW), [centre],
                                                shrink=True)

@@ -8,8 +8,8 @@ and bright sensors count alike): L1, or Charbonnier sqrt(d^2 + eps^2), which kee
 for small errors where detail lives. Streams with a conversion rate >= BRIGHT_RATE can be
 weighted up (`bright_weight`): there denoising is nearly free and what is left to learn is
 super-resolution. `init` warm-starts the weights from a weights file (every tensor whose name
-and shape match; the rest keep their initialisation), e.g. the committed weights. After `stream_blocks` blocks the streams end and new ones start
-with empty history. The learning rate drops by `lr_gamma` every `lr_step` steps (the paper: x0.7).
+and shape match; the rest keep their initialisation), e.g. the committed weights. After
+`stream_blocks` blocks the streams end and new ones start with empty history. The learning rate drops by `lr_gamma` every `lr_step` steps (the paper: x0.7).
 
 An exponential moving average (EMA) of the weights is what gets validated and exported. Validation
 runs the EMA network over the fixed synthetic validation set (`validation_segments` of the "val"
@@ -47,7 +47,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch.torch_version import TorchVersion
 
 from spk2vid_cli.errors import InputError, OutputError
