@@ -47,10 +47,16 @@ def resolve_device(spec: str) -> torch.device:
     return device
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX), where bf16 autocast pays."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, check, lambda: False)() for check in checks)
+
+
 def resolve_precision(spec: str, device: torch.device) -> str:
-    """"auto" is bf16 on CUDA and fp32 on CPU; otherwise one of PRECISIONS."""
+    """"auto" is bf16 on CUDA and on CPUs with native bf16, else fp32; otherwise one of PRECISIONS."""
     if spec == "auto":
-        return "bf16" if device.type == "cuda" else "fp32"
+        return "bf16" if device.type == "cuda" or cpu_has_native_bf16() else "fp32"
     if spec not in PRECISIONS:
         raise InputError(f"--precision {spec}: use auto, {', '.join(PRECISIONS)}")
     return spec

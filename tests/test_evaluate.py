@@ -212,3 +212,17 @@ def test_a_bad_reds_layout_folder_is_refused_in_one_line(gt_folder, tmp_path, da
     damage(folder)
     code, _, err = run_cli(capsys, "eval", folder)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_synthetic_eval_adds_a_dense_slice_at_x1_only(tmp_path):
+    from spk2vid_cli.commands.evaluate import _synthetic
+    from spk2vid_cli.training.sources import file_entry, write_manifest
+
+    path = tmp_path / "val.png"
+    iio.imwrite(path, np.round(texture(256, 272, 4) * 255).astype(np.uint8))
+    write_manifest(tmp_path, [file_entry(path, tmp_path, kind="image", split="val", licence="test")])
+    x1 = _synthetic(tmp_path, 1, {}, "cpu")
+    assert list(x1) == ["synthetic-val", "synthetic-dense"]
+    # Four times the detail per pixel is harder for the classical methods than a smooth 1:1 crop.
+    assert x1["synthetic-dense"]["TFP41"].summary()["psnr"] < x1["synthetic-val"]["TFP41"].summary()["psnr"]
+    assert list(_synthetic(tmp_path, 2, {}, "cpu")) == ["synthetic-val"]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from spk2vid_cli.errors import InputError
-from spk2vid_cli.net import NetReconstructor, available_weights, plan_tiles
+from spk2vid_cli.net import NetReconstructor, available_weights, plan_tiles, resolve_precision
 from spk2vid_model import weights
 from spk2vid_model.weights import load_weights
 from torch_helpers import TILE_TINY as TINY
@@ -23,7 +23,7 @@ def tiny_weights(tmp_path):
 
 def test_reconstruct_continues_the_stream_and_reset_restarts_it(tiny_weights):
     blocks = stream(3, 7, 9)
-    rec = NetReconstructor(2, weights=tiny_weights, device="cpu")
+    rec = NetReconstructor(2, weights=tiny_weights, device="cpu", precision="fp32")
     frames = [rec.reconstruct(block) for block in blocks]
     assert rec.window == TINY.window and rec.scale == 2
     assert "cpu, fp32" in rec.description
@@ -95,6 +95,15 @@ def test_cuda_without_a_gpu_is_an_input_error(tiny_weights):
 
 def test_bf16_on_cpu_stays_close_to_fp32(tiny_weights):
     block = stream(1, 8, 10)[0]
-    fp32 = NetReconstructor(2, weights=tiny_weights, device="cpu").reconstruct(block)
+    fp32 = NetReconstructor(2, weights=tiny_weights, device="cpu", precision="fp32").reconstruct(block)
     bf16 = NetReconstructor(2, weights=tiny_weights, device="cpu", precision="bf16").reconstruct(block)
     assert np.abs(bf16 - fp32).max() < 0.05
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_only_on_cpus_with_native_bf16(monkeypatch, native):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert resolve_precision("auto", torch.device("cpu")) == ("bf16" if native else "fp32")
+    assert resolve_precision("auto", torch.device("cuda")) == "bf16"
+    assert resolve_precision("fp32", torch.device("cpu")) == "fp32"

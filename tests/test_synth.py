@@ -148,3 +148,24 @@ def test_foreground_patch_stays_in_view_bounds(pool):
     reach = canvas.shape[-1] / 2
     assert reach >= math.hypot(SCALE * LR, SCALE * LR)  # no view of the patch reaches the canvas border
     assert bool((motion.take(100)[:, :, 2].abs() <= 1 + 1e-6).all())
+
+
+def test_supersampling_packs_more_source_detail_into_each_pixel(pool):
+    """The same scene rendered at 2x and area-downscaled spans twice the source: sharper per pixel."""
+    plain, dense = (streams(pool, seed=5, batch=4, motion="none", supersample=factor).next_segment(1)
+                    for factor in (1, 2))
+    assert dense.gt.shape == plain.gt.shape and dense.blocks.shape == plain.blocks.shape
+
+    def detail(segment):
+        intensity = segment.gt / segment.rate[:, None, None, None, None]
+        return float(intensity.diff(dim=-1).abs().mean())
+
+    assert detail(dense) > 1.4 * detail(plain)
+    assert torch.allclose(dense.lr_clean, area_downscale(dense.gt, SCALE), atol=1e-6)
+
+
+def test_supersampling_needs_sources_that_large_and_a_positive_factor(pool):
+    with pytest.raises(InputError, match="supersample 3 x scale 2 x lr_size 8"):
+        streams(pool, supersample=3)
+    with pytest.raises(InputError, match="--supersample 0"):
+        streams(pool, supersample=0)

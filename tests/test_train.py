@@ -189,3 +189,13 @@ def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path, pools):
     torch.save({"f": print}, tmp_path / "run" / CHECKPOINT)  # code, not data: weights_only refuses it
     with pytest.raises(InputError, match="not a readable checkpoint"):
         trainer(options(tmp_path, resume=tmp_path / "run"), pools)
+
+
+def test_supersample_draws_a_detail_density_per_set_of_streams(tmp_path, pools):
+    run = trainer(options(tmp_path, supersample=2, stream_blocks=2, segment=2), pools)
+    drawn = set()
+    for _ in range(12):
+        run.train_step()
+        drawn.add(run.streams.batch.supersample)
+    assert drawn == {1, 2}
+    assert trainer(options(tmp_path), pools).streams.batch.supersample == 1

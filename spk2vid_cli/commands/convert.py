@@ -179,7 +179,8 @@ def convert(
     device: Annotated[str, typer.Option(
         "--device", rich_help_panel=NETWORK, help="auto, cpu, cuda or cuda:N.")] = "auto",
     precision: Annotated[Literal["auto", "fp32", "bf16", "fp16"], typer.Option(
-        "--precision", rich_help_panel=NETWORK, help="auto: bf16 on CUDA, fp32 on CPU.")] = "auto",
+        "--precision", rich_help_panel=NETWORK,
+        help="auto: bf16 on CUDA and on CPUs with native bf16 (AVX512-BF16, AMX), else fp32.")] = "auto",
     tile: Annotated[int, typer.Option(
         "--tile", min=0, rich_help_panel=NETWORK, help="Process in N x N sensor-pixel tiles (0: whole frames).")] = 0,
     tile_overlap: Annotated[int, typer.Option(

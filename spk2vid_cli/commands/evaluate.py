@@ -16,6 +16,7 @@ from spk2vid_model.geometry import STRIDE
 
 NETS = "Networks"
 OUTPUT = "Output"
+DENSE_SUPERSAMPLE = 4  # x1 only: the synthetic-dense slice renders scenes at 4x and area-downscales them
 
 
 def evaluate(
@@ -32,7 +33,9 @@ def evaluate(
     centre: Annotated[int | None, typer.Option(
         min=0, help="REDS_BASE layout: the spike frame of the ground truth. Default: the middle frame.")] = None,
     synthetic: Annotated[Path | None, typer.Option(
-        help="Instead of files: the fixed synthetic validation set, from this source folder's val split.")] = None,
+        help="Instead of files: the fixed synthetic validation set, from this source folder's val split "
+             "(synthetic-val; synthetic-video from held-out clips; at --scale 1 also synthetic-dense, "
+             "scenes rendered at 4x and downscaled: as much detail per pixel as a real sensor view).")] = None,
     scale: Annotated[int, typer.Option(help="With --synthetic: the super-resolution factor.")] = 4,
     weights: Annotated[list[Path] | None, typer.Option(
         rich_help_panel=NETS,
@@ -40,7 +43,7 @@ def evaluate(
     device: Annotated[str, typer.Option(rich_help_panel=NETS, help="auto, cpu, cuda or cuda:N.")] = "auto",
     precision: Annotated[str, typer.Option(
         rich_help_panel=NETS,
-        help="Network precision for files: auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, fp16.")] = "auto",
+        help="Network precision for files: auto (bf16 on CUDA and on CPUs with native bf16, else fp32), fp32, bf16, fp16.")] = "auto",
     json_path: Annotated[Path | None, typer.Option(
         "--json", rich_help_panel=OUTPUT,
         help="Write the full report (per frame, per sequence, overall) as JSON.")] = None,
@@ -105,10 +108,12 @@ def _synthetic(folder: Path, scale: int, choices: dict[int, dict[str, Path]], de
     from spk2vid_model.weights import load_weights
 
     nets = {label: load_weights(path)[0] for label, path in choices.get(scale, {}).items()}
-    segments = {"synthetic-val": validation_segments(SourcePool(folder, "val"), scale, stride=STRIDE)}
-    videos = SourcePool(folder, "val", kinds=("video",))
-    if videos.clips:  # the slice with real frame-to-frame motion: held-out clips only
-        segments["synthetic-video"] = validation_segments(videos, scale, stride=STRIDE)
+    pool = SourcePool(folder, "val")
+    segments = {"synthetic-val": validation_segments(pool, scale, stride=STRIDE)}
+    if pool.clips:  # the slice with real frame-to-frame motion: held-out clips only
+        segments["synthetic-video"] = validation_segments(SourcePool.from_arrays([], pool.clips), scale, stride=STRIDE)
+    if scale == 1:  # a sensor sees more detail per pixel than a 1:1 crop of a photo: render at 4x, downscale
+        segments["synthetic-dense"] = validation_segments(pool, scale, stride=STRIDE, supersample=DENSE_SUPERSAMPLE)
     return synthetic_scores(segments, nets, scale, STRIDE, resolve_device(device))
 
 

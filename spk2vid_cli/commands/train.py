@@ -51,6 +51,10 @@ OPTIONS = {
     "render_step": typer.Option(
         min=1, rich_help_panel=RECIPE,
         help="Render HR every N spike frames, blend between. Default: 1 on CUDA, 5 on CPU."),
+    "supersample": typer.Option(
+        min=1, rich_help_panel=RECIPE,
+        help="Render scenes at up to N x the ground-truth resolution (each set of streams draws 1..N): "
+             "denser detail per pixel, as real scenes have."),
     "max_minutes": typer.Option(
         min=0.0, rich_help_panel=SCHEDULE, help="Stop cleanly (with a checkpoint) after this much training time."),
     "val_every": typer.Option(min=1, rich_help_panel=SCHEDULE, help="Steps between validations."),

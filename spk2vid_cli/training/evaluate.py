@@ -126,7 +126,7 @@ def predict_tfp(blocks: torch.Tensor, stride: int, scale: int, window: int = CLA
 def predict_net(net: Spk2VidNet, blocks: torch.Tensor, chunk: int = NET_CHUNK) -> torch.Tensor:
     """The network over whole streams (B, N, window, h, w), `chunk` blocks per call, state carried over.
 
-    Runs in bf16 autocast on CUDA (as `spk2vid convert` does by default), fp32 on the CPU.
+    Runs in bf16 autocast on CUDA and in fp32 on the CPU, so CPU scores compare across machines.
     """
     outputs, state = [], None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=blocks.is_cuda)

@@ -18,6 +18,9 @@ Motion is chained from `smooth_camera_path` legs of LEG_FRAMES frames; every pos
 off its limit (a triangle wave), so the view stays inside its source for ever. HR frames of
 (scale*lr_size)^2 are rendered chunk by chunk (memory constant in stream length), area-downscaled to
 the LR sensor and fired by `integrate_and_fire`; sensor parameters are drawn from `SensorRanges`.
+With `supersample` N > 1 the scene is rendered at N times the ground-truth resolution and area-
+downscaled to it, so every ground-truth pixel holds N x N source pixels of detail: the dense,
+aliasing-prone content of real scenes at the sensor's resolution, not a smooth 1:1 crop of a photo.
 
 Block i of a stream spans spike frames [i*stride, i*stride + window) and is centred at
 t_i = window//2 + i*stride. Its ground truth is the HR frame at t_i times the stream's rate
@@ -200,11 +203,13 @@ class StreamBatch:
     `render_step` spike frames and blended linearly in between (in LR); 1 renders every frame.
     It must divide window//2 and stride, so block centres are always rendered exactly; 5 makes
     CPU rendering about 5x cheaper, with at most 1 LR pixel of motion between renders.
+    `supersample`: render at this many times the ground-truth resolution (see the module doc).
     """
 
     def __init__(self, pool: SourcePool, batch: int, scale: int, lr_size: int = 64, window: int = WINDOW,
                  stride: int = STRIDE, device: torch.device | str = "cpu", generator: torch.Generator | None = None,
-                 motion: str = "auto", sensor: SensorRanges = SensorRanges(), render_step: int = 1):
+                 motion: str = "auto", sensor: SensorRanges = SensorRanges(), render_step: int = 1,
+                 supersample: int = 1):
         if motion not in MOTIONS:
             raise ValueError(f"motion must be one of {MOTIONS}, got {motion!r}")
         if window < 1 or window % 2 == 0 or stride < 1:
@@ -212,6 +217,8 @@ class StreamBatch:
         if render_step < 1 or (window // 2) % render_step or stride % render_step:
             raise InputError(f"--render-step {render_step} must divide window//2 = {window // 2} and stride = {stride}; "
                              "use 1 or 5")
+        if supersample < 1:
+            raise InputError(f"--supersample {supersample}: must be at least 1")
         self.device = torch.device(device)
         if generator is None:
             generator = torch.Generator(self.device)
@@ -219,12 +226,14 @@ class StreamBatch:
         if generator.device.type != self.device.type:
             raise ValueError(f"generator on {generator.device}, streams on {self.device}: create the generator there")
         self.pool, self.scale, self.lr_size, self.window, self.stride = pool, scale, lr_size, window, stride
-        self.motion, self.generator, self.view, self.render_step = motion, generator, scale * lr_size, render_step
+        self.motion, self.generator, self.render_step = motion, generator, render_step
+        self.supersample, self.view = supersample, supersample * scale * lr_size
         self._images = pool.images_at_least(self.view)
         self._clips = pool.clips_at_least(self.view) if motion == "auto" else []
         if not self._images and not self._clips:
-            raise InputError(f"no training source of at least {self.view}x{self.view} pixels (scale {scale} x "
-                             f"lr_size {lr_size}) among {len(pool)}; lower lr_size or add larger sources")
+            raise InputError(f"no training source of at least {self.view}x{self.view} pixels (supersample "
+                             f"{supersample} x scale {scale} x lr_size {lr_size}) among {len(pool)}; lower them or "
+                             "add larger sources")
         self.rate = self._uniform(sensor.rate, batch)
         spreads = self._uniform(sensor.threshold_std, batch).tolist()
         self.thresholds = torch.stack([pixel_thresholds((lr_size, lr_size), std, generator, self.device)
@@ -288,8 +297,8 @@ class StreamBatch:
         lr, truth = [], []
         for scene in self.scenes:
             hr = scene.render(count)
-            lr.append(area_downscale(hr, self.scale))
-            truth.append(hr[centres])
+            lr.append(area_downscale(hr, self.scale * self.supersample))
+            truth.append(area_downscale(hr[centres], self.supersample))
         lr, truth = torch.stack(lr), torch.stack(truth)
         for order, index in enumerate(centres):
             block = (frames[index] - half) // self.stride
@@ -327,8 +336,9 @@ class StreamBatch:
 
 
 def validation_segments(pool: SourcePool, scale: int, lr_size: int = 64, num_blocks: int = 45, streams: int = 8,
-                        seed: int = 0, window: int = WINDOW, stride: int = STRIDE) -> Segment:
+                        seed: int = 0, window: int = WINDOW, stride: int = STRIDE, supersample: int = 1) -> Segment:
     """The fixed validation set: `streams` whole streams of `num_blocks` blocks (first block 0), rendered
     on the CPU from `seed`, so the set is the same on every machine and device. Use a "val" pool."""
     generator = torch.Generator().manual_seed(seed)
-    return StreamBatch(pool, streams, scale, lr_size, window, stride, "cpu", generator, "auto").next_segment(num_blocks)
+    return StreamBatch(pool, streams, scale, lr_size, window, stride, "cpu", generator, "auto",
+                       supersample=supersample).next_segment(num_blocks)

@@ -167,8 +167,12 @@ class Trainer:
     def _new_streams(self) -> Streams:
         start_state = self.generator.get_state()
         opts = self.options
+        supersample = 1
+        if opts.supersample > 1:  # each new set of streams draws its detail density
+            supersample = 1 + int(torch.randint(opts.supersample, (1,), generator=self.generator,
+                                                device=self.generator.device))
         batch = StreamBatch(self.train_pool, opts.batch, self.model_config.scale, opts.crop, self.model_config.window,
-                            STRIDE, self.device, self.generator, render_step=opts.render_step)
+                            STRIDE, self.device, self.generator, render_step=opts.render_step, supersample=supersample)
         return Streams(batch, start_state)
 
     def _next_segment(self) -> Segment:
@@ -408,7 +412,7 @@ class Trainer:
                                 f"{opts.crop}x{opts.crop} LR"},
             "recipe": {key: getattr(opts, key) for key in ("batch", "segment", "stream_blocks", "crop", "lr",
                                                            "lr_step", "lr_gamma", "ema", "render_step", "seed",
-                                                           "bright_weight")}
+                                                           "bright_weight", "supersample")}
                       | {"loss": f"{opts.loss} on intensity (firing rate / rate)", "optimizer": "Adam",
                          "precision": "bf16 autocast" if self.device.type == "cuda" else "fp32"},
             "validation": self.validation,
