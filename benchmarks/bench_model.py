@@ -4,7 +4,7 @@ Run it where spk2vid is installed (`pip install -e .`):
 
     python benchmarks/bench_model.py [--configs x4 x4-lite] [--device cpu|cuda]
         [--precisions fp32 bf16] [--size 250x400] [--frames 5] [--compile] [--profile]
-        [--convert [--convert-frames 40]]
+        [--convert [--convert-frames 40] [--convert-precisions auto fp32]]
 
 Each (configuration, precision) runs in a fresh child process through `NetReconstructor` (what
 `spk2vid convert --method net` uses), with untrained weights: speed does not depend on training.
@@ -41,7 +41,7 @@ import torch
 from torch.profiler import profile
 from torch.utils.flop_counter import FlopCounterMode
 
-from spk2vid_cli.net import NetReconstructor
+from spk2vid_cli.net import NetReconstructor, resolve_device, resolve_precision
 from spk2vid_cli.simulate import SensorModel, simulate_file
 from spk2vid_cli.windows import Block
 from spk2vid_model.model import CONFIGS, Spk2VidNet, count_parameters
@@ -96,8 +96,8 @@ def child(args: argparse.Namespace) -> dict:
     return result
 
 
-def convert_seconds(args: argparse.Namespace, name: str, folder: Path) -> tuple[float, float]:
-    """Seconds per frame of a whole `spk2vid convert` to x`scale` TIFF, and its peak RSS in MB."""
+def convert_seconds(args: argparse.Namespace, name: str, precision: str, folder: Path) -> tuple[float, float]:
+    """Seconds per frame of a whole `spk2vid convert` to x`scale` TIFF at `precision`, and its peak RSS in MB."""
     config = CONFIGS[name]
     weights = folder / f"{name}.pt"
     save_weights(Spk2VidNet(config), weights, {}, half=True)
@@ -113,7 +113,7 @@ def convert_seconds(args: argparse.Namespace, name: str, folder: Path) -> tuple[
     for frames in (10, args.convert_frames):
         command = [sys.executable, "-m", "spk2vid_cli", "convert", str(stream), "-o", str(folder / "out.tif"),
                    "--scale", str(config.scale), "--weights", str(weights), "--device", args.device, "--overwrite",
-                   "--end", str(config.window + 10 * (frames - 1))]
+                   "--precision", precision, "--end", str(config.window + 10 * (frames - 1))]
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
         _, status, usage = os.wait4(process.pid, 0)
@@ -135,6 +135,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print the operators that took the most time")
     parser.add_argument("--convert", action="store_true", help="also time whole spk2vid convert runs to TIFF")
     parser.add_argument("--convert-frames", type=int, default=40, help="output frames of the longer convert run")
+    parser.add_argument("--convert-precisions", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16", "fp16"],
+                        help="--precision of the convert runs (auto: what a user gets by default)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.height, args.width = map(int, args.size.split("x"))
@@ -162,13 +164,16 @@ def main() -> None:
             if "profile" in result:
                 print(f"profile of {name} {precision}, {args.frames} frames:\n{result['profile']}")
     if args.convert:
-        print(f"\nwhole spk2vid convert to TIFF ({args.device}, default precision), seconds per frame over "
-              f"frames 10-{args.convert_frames}:")
-        print(f"{'config':9} {'s/frame':>8} {'frames/s':>9} {'peak RSS MB':>12}")
+        print(f"\nwhole spk2vid convert to TIFF ({args.device}), seconds per frame over frames 10-{args.convert_frames}:")
+        print(f"{'config':9} {'precision':>12} {'s/frame':>8} {'frames/s':>9} {'peak RSS MB':>12}")
         with tempfile.TemporaryDirectory() as folder:
             for name in args.configs:
-                seconds, peak_mb = convert_seconds(args, name, Path(folder))
-                print(f"{name:9} {seconds:>8.3f} {1 / seconds:>9.2f} {peak_mb:>12.0f}")
+                for precision in args.convert_precisions:
+                    seconds, peak_mb = convert_seconds(args, name, precision, Path(folder))
+                    label = precision
+                    if precision == "auto":
+                        label = f"auto={resolve_precision('auto', resolve_device(args.device))}"
+                    print(f"{name:9} {label:>12} {seconds:>8.3f} {1 / seconds:>9.2f} {peak_mb:>12.0f}")
 
 
 if __name__ == "__main__":

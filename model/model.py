@@ -287,9 +287,11 @@ class Spk2VidNet(nn.Module):
         state = StreamState() if state is None else state
         frames = blocks.flatten(0, 1)
         stride = config.trunk_stride
-        padded = F.pad(frames, (0, -width % stride, 0, -height % stride), mode="replicate")
-        trunk_input = F.pixel_unshuffle(padded, stride).contiguous(
-            memory_format=torch.channels_last)
+        trunk_input = frames
+        if stride > 1:  # space to depth: the trunk runs on a 1/stride grid
+            padded = F.pad(frames, (0, -width % stride, 0, -height % stride), mode="replicate")
+            trunk_input = F.pixel_unshuffle(padded, stride)
+        trunk_input = trunk_input.contiguous(memory_format=torch.channels_last)
         features = self.extract(trunk_input).unflatten(0, (batch, count))
         outputs = []
         for i in range(count):
@@ -301,8 +303,9 @@ class Spk2VidNet(nn.Module):
             outputs.append(second)
         scale = config.scale
         residual = self.upsample(torch.cat(outputs, 0))[..., :height * scale, :width * scale]
-        base = F.interpolate(frames.mean(1, keepdim=True), scale_factor=scale, mode="bicubic",
-                             align_corners=False)
+        base = frames.mean(1, keepdim=True)
+        if scale > 1:
+            base = F.interpolate(base, scale_factor=scale, mode="bicubic", align_corners=False)
         # outputs are ordered (block, batch); bring them back to (batch, block).
         residual = residual.unflatten(0, (count, batch)).transpose(0, 1)
         return base.unflatten(0, (batch, count)) + residual, state
