@@ -9,11 +9,10 @@ import torch
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.simulate import area_downscale
 from spk2vid_cli.training.sources import SourcePool
-from spk2vid_cli.training.synth import (LEG_FRAMES, ClipScene, SensorRanges, StreamBatch, Trajectory, fold,
+from spk2vid_cli.training.synth import (LEG_FRAMES, QUIET_SENSOR, ClipScene, StreamBatch, Trajectory, fold,
                                         pose_matrices, pose_parameters, validation_segments)
 
 SCALE, LR = 2, 8
-QUIET_SENSOR = SensorRanges(threshold_std=(0.0, 0.0), dark_current=(0.0, 0.0), noise_std=(0.0, 0.0))
 
 
 def smooth_texture(height: int, width: int, seed: int) -> np.ndarray:

@@ -199,3 +199,17 @@ def test_supersample_draws_a_detail_density_per_set_of_streams(tmp_path, pools):
         drawn.add(run.streams.batch.supersample)
     assert drawn == {1, 2}
     assert trainer(options(tmp_path), pools).streams.batch.supersample == 1
+
+
+def test_quiet_share_draws_ideal_sensors_for_that_share_of_stream_sets(tmp_path, pools):
+    def sensors(share):
+        run = trainer(options(tmp_path, quiet_share=share, stream_blocks=2, segment=2), pools)
+        quiet = []
+        for _ in range(16):
+            run.train_step()
+            batch = run.streams.batch
+            quiet.append(batch.noise_std == 0 and batch.dark_current == 0 and bool((batch.thresholds == 1).all()))
+        return quiet
+
+    assert all(sensors(1.0)) and not any(sensors(0.0))
+    assert 0 < sum(sensors(0.5)) < 16

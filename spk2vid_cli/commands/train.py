@@ -55,6 +55,10 @@ OPTIONS = {
         min=1, rich_help_panel=RECIPE,
         help="Render scenes at up to N x the ground-truth resolution (each set of streams draws 1..N): "
              "denser detail per pixel, as real scenes have."),
+    "quiet_share": typer.Option(
+        min=0.0, max=1.0, rich_help_panel=RECIPE,
+        help="Share of stream sets from an ideal sensor (no noise, dark current or threshold spread), "
+             "whose exact spike timing a network can learn to read."),
     "max_minutes": typer.Option(
         min=0.0, rich_help_panel=SCHEDULE, help="Stop cleanly (with a checkpoint) after this much training time."),
     "val_every": typer.Option(min=1, rich_help_panel=SCHEDULE, help="Steps between validations."),

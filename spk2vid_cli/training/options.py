@@ -39,9 +39,11 @@ class TrainOptions:
     device: str = "auto"
     render_step: int | None = None
     supersample: int = 1
+    quiet_share: float = 0.0
     seed: int = 0
 
     def data_shape(self) -> dict:
         """The options that decide what the streams look like: resuming keeps the data position only if equal."""
         return {"batch": self.batch, "segment": self.segment, "stream_blocks": self.stream_blocks,
-                "crop": self.crop, "render_step": self.render_step, "supersample": self.supersample}
+                "crop": self.crop, "render_step": self.render_step, "supersample": self.supersample,
+                "quiet_share": self.quiet_share}

@@ -68,6 +68,10 @@ class SensorRanges:
     noise_std: tuple[float, float] = (0.0, 0.03)      # Gaussian charge noise per frame
 
 
+# An ideal sensor: no charge noise, no dark current, one threshold (how REDS_BASE-style data is made).
+QUIET_SENSOR = SensorRanges(threshold_std=(0.0, 0.0), dark_current=(0.0, 0.0), noise_std=(0.0, 0.0))
+
+
 @dataclass
 class Segment:
     """S consecutive blocks of B streams.

@@ -55,7 +55,7 @@ from spk2vid_cli.signals import stop_requests
 from spk2vid_cli.training.evaluate import Scores, baseline_scores, net_scores
 from spk2vid_cli.training.options import TrainOptions
 from spk2vid_cli.training.sources import SourcePool
-from spk2vid_cli.training.synth import Segment, StreamBatch, validation_segments
+from spk2vid_cli.training.synth import QUIET_SENSOR, SensorRanges, Segment, StreamBatch, validation_segments
 from spk2vid_model.errors import reason
 from spk2vid_model.geometry import STRIDE
 from spk2vid_model.model import CONFIGS, ModelConfig, Spk2VidNet, StreamState, count_parameters
@@ -167,12 +167,16 @@ class Trainer:
     def _new_streams(self) -> Streams:
         start_state = self.generator.get_state()
         opts = self.options
-        supersample = 1
+        supersample, sensor = 1, SensorRanges()
         if opts.supersample > 1:  # each new set of streams draws its detail density
             supersample = 1 + int(torch.randint(opts.supersample, (1,), generator=self.generator,
                                                 device=self.generator.device))
+        if opts.quiet_share > 0 and float(torch.rand(1, generator=self.generator,
+                                                     device=self.generator.device)) < opts.quiet_share:
+            sensor = QUIET_SENSOR
         batch = StreamBatch(self.train_pool, opts.batch, self.model_config.scale, opts.crop, self.model_config.window,
-                            STRIDE, self.device, self.generator, render_step=opts.render_step, supersample=supersample)
+                            STRIDE, self.device, self.generator, sensor=sensor, render_step=opts.render_step,
+                            supersample=supersample)
         return Streams(batch, start_state)
 
     def _next_segment(self) -> Segment:
@@ -412,7 +416,7 @@ class Trainer:
                                 f"{opts.crop}x{opts.crop} LR"},
             "recipe": {key: getattr(opts, key) for key in ("batch", "segment", "stream_blocks", "crop", "lr",
                                                            "lr_step", "lr_gamma", "ema", "render_step", "seed",
-                                                           "bright_weight", "supersample")}
+                                                           "bright_weight", "supersample", "quiet_share")}
                       | {"loss": f"{opts.loss} on intensity (firing rate / rate)", "optimizer": "Adam",
                          "precision": "bf16 autocast" if self.device.type == "cuda" else "fp32"},
             "validation": self.validation,
