@@ -1,6 +1,5 @@
 """The threaded pipeline, exposure and progress: correct frames, fixed gain, errors and Ctrl-C stop cleanly."""
 
-import os
 import signal
 import threading
 
@@ -88,8 +87,8 @@ class CtrlCTFP(TFP):
 
     def reconstruct(self, block):
         if block.index == self.at:
-            for _ in range(self.presses):
-                os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(self.presses):  # raised in this thread: each press is handled before the next
+                signal.raise_signal(signal.SIGINT)
         image = super().reconstruct(block)
         self.done.append(block.index)
         return image
