@@ -164,7 +164,8 @@ def main() -> None:
             if "profile" in result:
                 print(f"profile of {name} {precision}, {args.frames} frames:\n{result['profile']}")
     if args.convert:
-        print(f"\nwhole spk2vid convert to TIFF ({args.device}), seconds per frame over frames 10-{args.convert_frames}:")
+        print(f"\nwhole spk2vid convert to TIFF ({args.device}), seconds per frame over frames "
+              f"10-{args.convert_frames}:")
         print(f"{'config':9} {'precision':>12} {'s/frame':>8} {'frames/s':>9} {'peak RSS MB':>12}")
         with tempfile.TemporaryDirectory() as folder:
             for name in args.configs:

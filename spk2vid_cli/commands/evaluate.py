@@ -43,7 +43,8 @@ def evaluate(
     device: Annotated[str, typer.Option(rich_help_panel=NETS, help="auto, cpu, cuda or cuda:N.")] = "auto",
     precision: Annotated[str, typer.Option(
         rich_help_panel=NETS,
-        help="Network precision for files: auto (bf16 on CUDA and on CPUs with native bf16, else fp32), fp32, bf16, fp16.")] = "auto",
+        help="Network precision for files: auto (bf16 on CUDA and on CPUs with native bf16, else fp32), "
+             "fp32, bf16, fp16.")] = "auto",
     json_path: Annotated[Path | None, typer.Option(
         "--json", rich_help_panel=OUTPUT,
         help="Write the full report (per frame, per sequence, overall) as JSON.")] = None,

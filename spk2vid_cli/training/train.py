@@ -9,7 +9,8 @@ for small errors where detail lives. Streams with a conversion rate >= BRIGHT_RA
 weighted up (`bright_weight`): there denoising is nearly free and what is left to learn is
 super-resolution. `init` warm-starts the weights from a weights file (every tensor whose name
 and shape match; the rest keep their initialisation), e.g. the committed weights. After
-`stream_blocks` blocks the streams end and new ones start with empty history. The learning rate drops by `lr_gamma` every `lr_step` steps (the paper: x0.7).
+`stream_blocks` blocks the streams end and new ones start with empty history. The learning rate
+drops by `lr_gamma` every `lr_step` steps (the paper: x0.7).
 
 An exponential moving average (EMA) of the weights is what gets validated and exported. Validation
 runs the EMA network over the fixed synthetic validation set (`validation_segments` of the "val"
@@ -55,7 +56,8 @@ from spk2vid_cli.signals import stop_requests
 from spk2vid_cli.training.evaluate import Scores, baseline_scores, net_scores
 from spk2vid_cli.training.options import TrainOptions
 from spk2vid_cli.training.sources import SourcePool
-from spk2vid_cli.training.synth import QUIET_SENSOR, SensorRanges, Segment, StreamBatch, validation_segments
+from spk2vid_cli.training.synth import (QUIET_SENSOR, Draws, SensorRanges, Segment, StreamBatch,
+                                        validation_segments)
 from spk2vid_model.errors import reason
 from spk2vid_model.geometry import STRIDE
 from spk2vid_model.model import CONFIGS, ModelConfig, Spk2VidNet, StreamState, count_parameters
@@ -167,13 +169,10 @@ class Trainer:
     def _new_streams(self) -> Streams:
         start_state = self.generator.get_state()
         opts = self.options
-        supersample, sensor = 1, SensorRanges()
-        if opts.supersample > 1:  # each new set of streams draws its detail density
-            supersample = 1 + int(torch.randint(opts.supersample, (1,), generator=self.generator,
-                                                device=self.generator.device))
-        if opts.quiet_share > 0 and float(torch.rand(1, generator=self.generator,
-                                                     device=self.generator.device)) < opts.quiet_share:
-            sensor = QUIET_SENSOR
+        draw = Draws(self.generator)  # each new set of streams draws its detail density and sensor
+        supersample = 1 + draw.integer(opts.supersample) if opts.supersample > 1 else 1
+        quiet = opts.quiet_share > 0 and draw.uniform() < opts.quiet_share
+        sensor = QUIET_SENSOR if quiet else SensorRanges()
         batch = StreamBatch(self.train_pool, opts.batch, self.model_config.scale, opts.crop, self.model_config.window,
                             STRIDE, self.device, self.generator, sensor=sensor, render_step=opts.render_step,
                             supersample=supersample)
