@@ -19,7 +19,10 @@ time per frame). `--convert` times the whole `spk2vid convert` command (reader, 
 exposure, TIFF writer) on a simulated stream of the benchmark size, run twice in fresh processes:
 over the first 10 output frames and over all `--convert-frames`; seconds per frame are the
 difference of the two over the frame difference (start-up and model loading cancel out), and the
-peak RSS is that of the longer run.
+peak RSS is that of the longer run. Start-up is the short run's time less its 10 frames.
+
+`--compile` adds a `torch.compile`d row after each eager one, in the network table and in the
+convert table (`spk2vid convert --compile`; its start-up includes compiling from an empty cache).
 """
 
 from __future__ import annotations
@@ -96,8 +99,10 @@ def child(args: argparse.Namespace) -> dict:
     return result
 
 
-def convert_seconds(args: argparse.Namespace, name: str, precision: str, folder: Path) -> tuple[float, float]:
-    """Seconds per frame of a whole `spk2vid convert` to x`scale` TIFF at `precision`, and its peak RSS in MB."""
+def convert_seconds(args: argparse.Namespace, name: str, precision: str, compiled: bool,
+                    folder: Path) -> tuple[float, float, float]:
+    """Seconds per frame of a whole `spk2vid convert` to x`scale` TIFF at `precision`, its start-up
+    seconds and its peak RSS in MB."""
     config = CONFIGS[name]
     weights = folder / f"{name}.pt"
     save_weights(Spk2VidNet(config), weights, {}, half=True)
@@ -114,14 +119,23 @@ def convert_seconds(args: argparse.Namespace, name: str, precision: str, folder:
         command = [sys.executable, "-m", "spk2vid_cli", "convert", str(stream), "-o", str(folder / "out.tif"),
                    "--scale", str(config.scale), "--weights", str(weights), "--device", args.device, "--overwrite",
                    "--precision", precision, "--end", str(config.window + 10 * (frames - 1))]
+        command += ["--compile"] if compiled else []
+        # Each compiled run starts from an empty compile cache, so both pay the same compile time.
+        env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": tempfile.mkdtemp(dir=folder)} if compiled else None
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, env=env)
         _, status, usage = os.wait4(process.pid, 0)
         if status:
             raise SystemExit(f"convert failed: {process.stderr.read().decode().strip()}")
         runs[frames] = (time.perf_counter() - started, usage.ru_maxrss / 1024)
     (short, _), (long, peak_mb) = runs[10], runs[args.convert_frames]
-    return (long - short) / (args.convert_frames - 10), peak_mb
+    seconds = (long - short) / (args.convert_frames - 10)
+    return seconds, short - 10 * seconds, peak_mb
+
+
+def modes(precisions: list[str], compile: bool) -> list[tuple[str, bool]]:
+    """(precision, compiled) pairs to time: each precision eager, then compiled if asked."""
+    return [(precision, compiled) for precision in precisions for compiled in (False, True)[:1 + compile]]
 
 
 def main() -> None:
@@ -131,7 +145,7 @@ def main() -> None:
     parser.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16", "fp16"])
     parser.add_argument("--size", default="250x400", help="LR frame HxW")
     parser.add_argument("--frames", type=int, default=5, help="timed frames per configuration")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the network")
+    parser.add_argument("--compile", action="store_true", help="add torch.compile'd rows to both tables")
     parser.add_argument("--profile", action="store_true", help="print the operators that took the most time")
     parser.add_argument("--convert", action="store_true", help="also time whole spk2vid convert runs to TIFF")
     parser.add_argument("--convert-frames", type=int, default=40, help="output frames of the longer convert run")
@@ -149,32 +163,35 @@ def main() -> None:
     for name in args.configs:
         params = count_parameters(Spk2VidNet(CONFIGS[name]))
         gmacs = macs_per_frame(name, args.height, args.width) / 1e9
-        for precision in args.precisions:
+        for precision, compiled in modes(args.precisions, args.compile):
+            label = precision + "+compile" * compiled
             command = [sys.executable, __file__, "--child", "--configs", name, "--device", args.device,
                        "--precisions", precision, "--size", args.size, "--frames", str(args.frames)]
-            command += ["--compile"] if args.compile else []
+            command += ["--compile"] if compiled else []
             command += ["--profile"] if args.profile else []
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode:
-                print(f"{name:9} {precision}: failed\n{done.stderr.strip()}")
+                print(f"{name:9} {label}: failed\n{done.stderr.strip()}")
                 continue
             result = json.loads(done.stdout.strip().splitlines()[-1])
-            print(f"{name:9} {params:>10,} {gmacs:>11.1f} {precision:>9} {result['ms']:>9.1f} "
+            print(f"{name:9} {params:>10,} {gmacs:>11.1f} {label:>9} {result['ms']:>9.1f} "
                   f"{result['peak_mb']:>8.0f}  {result['device']}")
             if "profile" in result:
-                print(f"profile of {name} {precision}, {args.frames} frames:\n{result['profile']}")
+                print(f"profile of {name} {label}, {args.frames} frames:\n{result['profile']}")
     if args.convert:
         print(f"\nwhole spk2vid convert to TIFF ({args.device}), seconds per frame over frames "
               f"10-{args.convert_frames}:")
-        print(f"{'config':9} {'precision':>12} {'s/frame':>8} {'frames/s':>9} {'peak RSS MB':>12}")
+        print(f"{'config':9} {'precision':>20} {'s/frame':>8} {'frames/s':>9} {'start-up s':>11} {'peak RSS MB':>12}")
         with tempfile.TemporaryDirectory() as folder:
             for name in args.configs:
-                for precision in args.convert_precisions:
-                    seconds, peak_mb = convert_seconds(args, name, precision, Path(folder))
+                for precision, compiled in modes(args.convert_precisions, args.compile):
+                    seconds, start_up, peak_mb = convert_seconds(args, name, precision, compiled, Path(folder))
                     label = precision
                     if precision == "auto":
                         label = f"auto={resolve_precision('auto', resolve_device(args.device))}"
-                    print(f"{name:9} {label:>12} {seconds:>8.3f} {1 / seconds:>9.2f} {peak_mb:>12.0f}")
+                    label += "+compile" * compiled
+                    print(f"{name:9} {label:>20} {seconds:>8.3f} {1 / seconds:>9.2f} {start_up:>11.1f} "
+                          f"{peak_mb:>12.0f}")
 
 
 if __name__ == "__main__":

@@ -65,11 +65,13 @@ def deform_conv2d(x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor,
 
 
 def _group_images(x: torch.Tensor, groups: int, dtype: torch.dtype) -> torch.Tensor:
-    """(B, C, H, W) -> one channels-last image per (batch, group): (B*G, C/G, H, W)."""
-    batch, _, height, width = x.shape
-    return (x.to(dtype).permute(0, 2, 3, 1).reshape(batch, height, width, groups, -1)
-            .transpose(2, 3).transpose(1, 2).reshape(batch * groups, height, width, -1)
-            .permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last))
+    """(B, C, H, W) -> one channels-last image per (batch, group): (B*G, C/G, H, W), in `dtype`.
+
+    One copy does both the regrouping and the cast."""
+    batch, channels, height, width = x.shape
+    images = torch.empty(batch, groups, height, width, channels // groups, dtype=dtype, device=x.device)
+    images.copy_(x.unflatten(1, (groups, -1)).permute(0, 1, 3, 4, 2))
+    return images.flatten(0, 1).permute(0, 3, 1, 2)
 
 
 def warp(x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -84,17 +86,25 @@ def warp(x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor) -> torch.Ten
         raise ValueError(f"offset {tuple(offset.shape)} / mask {tuple(mask.shape)} do not fit "
                          f"{channels} channels in {groups} groups")
     dtype = torch.promote_types(x.dtype, torch.float32)
-    dy, dx = offset.to(dtype).reshape(batch * groups, 2, height, width).unbind(1)
-    rows = torch.arange(height, device=x.device, dtype=dtype).view(height, 1)
-    cols = torch.arange(width, device=x.device, dtype=dtype)
-    grid = _grid(rows + dy, cols + dx, height, width)
-    sampled = F.grid_sample(_group_images(x, groups, dtype), grid, mode="bilinear", padding_mode="zeros",
-                            align_corners=False)
-    sampled = sampled * mask.to(dtype).reshape(batch * groups, 1, height, width)
-    # (B*G, C/G, H, W) back to channels-last (B, C, H, W), channel g*C/G + c.
-    pixels = sampled.permute(0, 2, 3, 1).reshape(batch, groups, height, width, -1)
-    pixels = pixels.permute(0, 2, 3, 1, 4).reshape(batch, height, width, channels).permute(0, 3, 1, 2)
-    return pixels.to(x.dtype).contiguous(memory_format=torch.channels_last)
+    dy, dx = offset.unflatten(1, (groups, 2)).unbind(2)  # (B, G, H, W) views
+    grid = torch.stack([torch.add(_positions(width, dtype, x.device).view(1, 1, 1, width), dx,
+                                  alpha=2 / width),
+                        torch.add(_positions(height, dtype, x.device).view(1, 1, height, 1), dy,
+                                  alpha=2 / height)], -1)
+    sampled = F.grid_sample(_group_images(x, groups, dtype), grid.flatten(0, 1), mode="bilinear",
+                            padding_mode="zeros", align_corners=False)
+    # (B*G, C/G, H, W) back to channels-last (B, C, H, W), channel g*C/G + c, in x's dtype (one
+    # copy), then modulated.
+    pixels = torch.empty(batch, height, width, groups, channels // groups, dtype=x.dtype, device=x.device)
+    pixels.copy_(sampled.unflatten(0, (batch, groups)).permute(0, 3, 4, 1, 2))
+    pixels = pixels * mask.to(x.dtype).permute(0, 2, 3, 1).unsqueeze(-1)
+    return pixels.flatten(3).permute(0, 3, 1, 2)
+
+
+def _positions(size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Pixel centres 0..size-1 as `grid_sample` coordinates in [-1, 1] (align_corners=False); a
+    shift of d pixels adds 2d/size."""
+    return (2 * torch.arange(size, device=device, dtype=dtype) + 1) / size - 1
 
 
 def _sampling_grid(offset: torch.Tensor, groups: int) -> torch.Tensor:

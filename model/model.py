@@ -113,9 +113,12 @@ class StreamState:
 
 def history(stored: tuple[torch.Tensor, ...], count: int, dilation: int,
             current: torch.Tensor) -> list[torch.Tensor]:
-    """[X_{i-d}, X_{i-2d}, .., X_{i-count*d}] from `stored` (oldest first); `current` if missing."""
+    """[X_{i-d}, X_{i-2d}, .., X_{i-count*d}] from `stored` (oldest first); `current` if missing.
+
+    Missing entries are copies, not `current` itself: with no aliased inputs, `torch.compile` sees
+    the same graph from the first block on instead of recompiling while the history fills up."""
     steps = [n * dilation for n in range(1, count + 1)]
-    return [stored[-step] if step <= len(stored) else current for step in steps]
+    return [stored[-step] if step <= len(stored) else current.clone() for step in steps]
 
 
 def conv3x3(in_channels: int, out_channels: int, dilation: int = 1) -> nn.Conv2d:
@@ -192,11 +195,9 @@ class MFCA(nn.Module):
         cues = torch.cat([shrink(x, self.stride) for x in (current, *history)], 1)
         fields = self.initial(self.motion(cues))
         fields = fields + self.correction(fields)
-        fields = torch.cat(fields.chunk(len(history), 1), 0)
+        fields = grow(torch.cat(fields.chunk(len(history), 1), 0), current.shape[-2:])
         offset, mask = fields.split([2 * self.taps * self.groups, self.taps * self.groups], 1)
-        size = current.shape[-2:]
-        offset, mask = grow(offset * self.stride, size), grow(mask, size)
-        offset = self.max_offset * torch.tanh(offset / self.max_offset)
+        offset = self.max_offset * torch.tanh(offset * (self.stride / self.max_offset))
         return self.deform(torch.cat(history, 0), offset, torch.sigmoid(mask))
 
 
@@ -221,7 +222,7 @@ class CMF(nn.Module):
         pair = torch.cat([aligned_small, current_small.repeat(repeats, 1, 1, 1)], 1)
         modulation = self.scale_shift(torch.cat([b(pair) for b in self.branches], 1))
         alpha, beta = grow(modulation, aligned.shape[-2:]).chunk(2, 1)
-        return alpha * aligned + beta + aligned
+        return torch.addcmul(beta, alpha, aligned).add_(aligned)
 
 
 class RecurrentLayer(nn.Module):
@@ -295,7 +296,8 @@ class Spk2VidNet(nn.Module):
         features = self.extract(trunk_input).unflatten(0, (batch, count))
         outputs = []
         for i in range(count):
-            current = features[:, i]
+            # A copy with the strides of the layer outputs (one compiled graph serves both layers).
+            current = features[:, i].clone(memory_format=torch.channels_last)
             first = self.first(current, history(state.first, config.num_history, 1, current))
             second = self.second(first, history(state.second, config.num_history,
                                                 config.temporal_dilation, first))

@@ -201,6 +201,23 @@ def test_a_reds_layout_folder_runs_the_network_at_the_ground_truth_scale(gt_fold
     assert overall_figures["net:tiny1"]["psnr"] == pytest.approx(overall_figures["TFP21"]["psnr"], abs=0.01)
 
 
+def test_weights_files_that_share_a_name_are_all_scored(gt_folder, tmp_path, capsys):
+    paths = []
+    for run, seed in (("old", 0), ("new", 1)):
+        torch.manual_seed(seed)
+        net = Spk2VidNet(replace(TINY, name="tiny1", scale=1))
+        torch.nn.init.normal_(net.upsample[0].weight, std=0.1)  # a non-zero residual: the two differ
+        paths.append(tmp_path / run / "tiny1.pt")
+        paths[-1].parent.mkdir()
+        save_weights(net, paths[-1], {}, half=False)
+    report_path = tmp_path / "reds.json"
+    code, _, _ = run_cli(capsys, "eval", gt_folder, "--weights", *paths[:1], "--weights", *paths[1:],
+                         "--centre", 30, "--json", report_path)
+    figures = json.loads(report_path.read_text())["overall"]
+    assert code == 0 and {"net:tiny1", "net:new/tiny1"} <= set(figures)
+    assert figures["net:tiny1"]["psnr"] != figures["net:new/tiny1"]["psnr"]
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda f: (f / "gt" / "scene.png").unlink(), "no ground truth gt/scene.png"),
     (lambda f: (f / "gt" / "scene.png").write_bytes(b"not a png"), "not a readable image"),

@@ -95,13 +95,16 @@ def test_state_keeps_k_and_2k_outputs_and_detaches():
     assert not any(t.requires_grad for t in detached.first + detached.second)
 
 
-def test_history_fills_missing_entries_with_the_current_feature():
+def test_history_fills_missing_entries_with_copies_of_the_current_feature():
     stored = tuple(torch.full((1,), float(i)) for i in range(3))  # oldest first: i-3, i-2, i-1
-    current = torch.zeros(1)
+    current = torch.full((1,), 7.0)
     assert history(stored, 2, 1, current) == [stored[2], stored[1]]
     dilated = history(stored, 2, 2, current)
-    assert dilated[0] is stored[1] and dilated[1] is current
-    assert all(t is current for t in history((), 2, 2, current))
+    assert dilated[0] is stored[1] and torch.equal(dilated[1], current)
+    filled = history((), 2, 2, current)
+    assert all(torch.equal(t, current) for t in filled)
+    # copies, not aliases: torch.compile would otherwise specialise on which inputs are the same tensor
+    assert not any(t is current or t.data_ptr() == current.data_ptr() for t in [dilated[1], *filled])
 
 
 def test_wrong_block_length_is_rejected():

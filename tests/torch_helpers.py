@@ -3,8 +3,6 @@ weights that look trained, streams and the tiling check."""
 
 from dataclasses import replace
 
-from dataclasses import replace
-
 import numpy as np
 import torch
 

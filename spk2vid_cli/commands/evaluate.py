@@ -91,13 +91,18 @@ def evaluate(
 
 
 def _weight_choices(extra: list[Path]) -> dict[int, dict[str, Path]]:
-    """{scale: {label: weights}}: bundled weights as net-full / net-lite, others as net:NAME."""
+    """{scale: {label: weights}}: bundled weights as net-full / net-lite, others as net:NAME (the
+    file's stem; FOLDER/NAME, then the whole path, where two files share a stem)."""
     from spk2vid_model.weights import bundled_weights, load_weights
 
     choices = {scale: {f"net-{variant}": path for variant, path in variants.items()}
                for scale, variants in bundled_weights().items()}
+    taken = {label for labels in choices.values() for label in labels}
     for path in extra:
-        choices.setdefault(load_weights(path)[0].config.scale, {})[f"net:{path.stem}"] = path
+        names = (path.stem, f"{path.parent.name}/{path.stem}", str(path))
+        label = next((f"net:{n}" for n in names if f"net:{n}" not in taken), f"net:{path} ({len(taken)})")
+        taken.add(label)
+        choices.setdefault(load_weights(path)[0].config.scale, {})[label] = path
     return choices
 
 
