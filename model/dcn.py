@@ -111,15 +111,13 @@ def _sampling_grid(offset: torch.Tensor, groups: int) -> torch.Tensor:
     """`grid_sample` coordinates (B*G, 9, H, W, 2) as (x, y) in [-1, 1] (align_corners=False)."""
     batch, _, height, width = offset.shape
     dy, dx = offset.reshape(batch * groups, TAPS, 2, height, width).unbind(2)
-    taps = torch.arange(TAPS, device=offset.device)
-    rows = torch.arange(height, device=offset.device).view(1, height, 1) + (taps // 3 - 1).view(TAPS, 1, 1)
-    cols = torch.arange(width, device=offset.device).view(1, 1, width) + (taps % 3 - 1).view(TAPS, 1, 1)
-    return _grid(rows + dy, cols + dx, height, width)
-
-
-def _grid(rows: torch.Tensor, cols: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Pixel positions as `grid_sample` coordinates (..., 2): (x, y) in [-1, 1], align_corners=False."""
-    return torch.stack([(2 * cols + 1) / width - 1, (2 * rows + 1) / height - 1], -1)
+    taps = torch.arange(TAPS, device=offset.device, dtype=offset.dtype)
+    # tap k reads pixel (y + k // 3 - 1 + dy, x + k % 3 - 1 + dx); a shift of d pixels adds 2d/size
+    cols = (_positions(width, offset.dtype, offset.device).view(1, 1, width)
+            + (2 / width) * (taps % 3 - 1).view(TAPS, 1, 1))
+    rows = (_positions(height, offset.dtype, offset.device).view(1, height, 1)
+            + (2 / height) * (taps // 3 - 1).view(TAPS, 1, 1))
+    return torch.stack([torch.add(cols, dx, alpha=2 / width), torch.add(rows, dy, alpha=2 / height)], -1)
 
 
 def _samples(images: torch.Tensor, grid: torch.Tensor, mask: torch.Tensor, taps: slice,

@@ -286,18 +286,18 @@ class Spk2VidNet(nn.Module):
         if window != config.window:
             raise ValueError(f"{config.name} expects {config.window}-frame blocks, got {window}")
         state = StreamState() if state is None else state
-        frames = blocks.flatten(0, 1)
+        # (block, batch) order: each block's features are then a slice of the extractor's output with
+        # the strides of the layer outputs (one compiled graph serves every block), and the outputs
+        # come out in that order too.
+        frames = blocks.transpose(0, 1).flatten(0, 1)
         stride = config.trunk_stride
         trunk_input = frames
         if stride > 1:  # space to depth: the trunk runs on a 1/stride grid
             padded = F.pad(frames, (0, -width % stride, 0, -height % stride), mode="replicate")
             trunk_input = F.pixel_unshuffle(padded, stride)
         trunk_input = trunk_input.contiguous(memory_format=torch.channels_last)
-        features = self.extract(trunk_input).unflatten(0, (batch, count))
         outputs = []
-        for i in range(count):
-            # A copy with the strides of the layer outputs (one compiled graph serves both layers).
-            current = features[:, i].clone(memory_format=torch.channels_last)
+        for current in self.extract(trunk_input).split(batch):
             first = self.first(current, history(state.first, config.num_history, 1, current))
             second = self.second(first, history(state.second, config.num_history,
                                                 config.temporal_dilation, first))
@@ -308,9 +308,8 @@ class Spk2VidNet(nn.Module):
         base = frames.mean(1, keepdim=True)
         if scale > 1:
             base = F.interpolate(base, scale_factor=scale, mode="bicubic", align_corners=False)
-        # outputs are ordered (block, batch); bring them back to (batch, block).
-        residual = residual.unflatten(0, (count, batch)).transpose(0, 1)
-        return base.unflatten(0, (batch, count)) + residual, state
+        # back from (block, batch) to (batch, block)
+        return (base + residual).unflatten(0, (count, batch)).transpose(0, 1), state
 
 
 def count_parameters(net: nn.Module) -> int:
