@@ -5,15 +5,23 @@ frames (B, N, 1, rH, rW) in firing-rate units. Read bottom-up: configuration, st
 then the network. Layout of the network, per block i:
 
     Y_i = extract(block_i)                                   feature extraction
+          (with `compensate`: of block_i's frames shifted along the velocity V_{i-1})
     F_i = RP-I(Y_i; F_{i-1}, .., F_{i-K})                    first recurrent layer
     M_i = RP-II(F_i; M_{i-2}, M_{i-4}, .., M_{i-2K})         second layer, temporal dilation 2
     I_i = bicubic(mean spike rate of block_i) + upsample(M_i)
+    V_i = head(RP-I's offsets of F_{i-1})                    velocity, with `compensate` only
 
 Each recurrent layer aligns its K history features to the current one (MFCA), modulates them by
 how well they agree with it (CMF), fuses them with it and adds the current feature back.
 The global bicubic skip makes the untrained network (zero-initialised last convolution) output
 plain upsampled TFP, so training only learns the correction. At the start of a stream, history
 that does not exist yet is replaced by the layer's current input.
+
+A block's 21 frames span 10 stride-lengths of motion, so a moving scene is blurred inside each
+block before any alignment. `compensate` shifts frame k of block i by V_{i-1} * (k - w) before
+extraction (and in the skip), V_{i-1} being a learned linear read-out of the motion RP-I found
+between the previous two blocks (constant velocity). The read-out starts at zero: a compensating
+network starts as exactly the network without it, so it warm-starts from its weights.
 """
 
 import math
@@ -23,7 +31,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from spk2vid_model.dcn import TAPS, DeformConv2d, WarpConv2d
+from spk2vid_model.dcn import TAPS, DeformConv2d, WarpConv2d, pixel_positions
 from spk2vid_model.geometry import WINDOW
 
 
@@ -47,6 +55,7 @@ class ModelConfig:
     trunk_stride: int = 1          # 2: the trunk runs at half resolution (pixel unshuffle)
     align_stride: int = 1          # 2: MFCA motion and CMF modulation are estimated at half resolution
     upsampler: str = "progressive"  # "progressive" (x2 stages of C channels) or "direct"
+    compensate: bool = False       # shift each block's frames along the previous block's motion
 
     def __post_init__(self):
         factor = self.scale * self.trunk_stride
@@ -58,6 +67,8 @@ class ModelConfig:
             raise ValueError(f"progressive upsampling needs a power of two, not x{factor}")
         if self.align_stride < 1:
             raise ValueError(f"align_stride must be >= 1, not {self.align_stride}")
+        if self.compensate and self.trunk_stride != 1:
+            raise ValueError("compensate needs trunk_stride 1 (velocities live on the frames' grid)")
         if self.channels % self.deform_groups:
             raise ValueError(f"{self.channels} channels do not split into "
                              f"{self.deform_groups} deformable groups")
@@ -78,14 +89,16 @@ def _configs() -> dict[str, ModelConfig]:
     """Paper-size configurations per scale (x4: 3.75M parameters, the paper's 3.73M), plus
     `-lite` ones for CPUs: 24 channels at full LR resolution, one residual block per recurrent
     layer, shared-offset alignment ("warp", 4 groups) and CMF estimated at half resolution, and a
-    direct pixel shuffle; about 1/35 of the multiply-accumulates of the paper size."""
+    direct pixel shuffle; about 1/35 of the multiply-accumulates of the paper size. `x1-lite` also
+    compensates motion inside each block (`compensate`)."""
     configs = {}
     for scale in (1, 2, 4, 8):
         full = ModelConfig(name=f"x{scale}", scale=scale)
         configs[full.name] = full
         configs[f"{full.name}-lite"] = replace(
             full, name=f"{full.name}-lite", channels=24, extract_blocks=2, fusion_blocks=1,
-            deform_groups=4, alignment="warp", align_stride=2, cmf_channels=8, upsampler="direct")
+            deform_groups=4, alignment="warp", align_stride=2, cmf_channels=8, upsampler="direct",
+            compensate=scale == 1)  # x1-lite compensates motion inside blocks; x4-lite's weights predate it
     return configs
 
 
@@ -98,17 +111,19 @@ class StreamState:
 
     first: tuple[torch.Tensor, ...] = ()   # RP-I outputs F, at most K
     second: tuple[torch.Tensor, ...] = ()  # RP-II outputs M, at most K * temporal_dilation
+    velocity: torch.Tensor | None = None   # V (B, 2, H, W), with `compensate` only
 
     def detach(self) -> "StreamState":
         """The same history cut from the autograd graph (truncated back-propagation)."""
         return StreamState(tuple(t.detach() for t in self.first),
-                           tuple(t.detach() for t in self.second))
+                           tuple(t.detach() for t in self.second),
+                           None if self.velocity is None else self.velocity.detach())
 
-    def push(self, first: torch.Tensor, second: torch.Tensor,
+    def push(self, first: torch.Tensor, second: torch.Tensor, velocity: torch.Tensor | None,
              config: ModelConfig) -> "StreamState":
         keep = config.num_history
         return StreamState((*self.first, first)[-keep:],
-                           (*self.second, second)[-keep * config.temporal_dilation:])
+                           (*self.second, second)[-keep * config.temporal_dilation:], velocity)
 
 
 def history(stored: tuple[torch.Tensor, ...], count: int, dilation: int,
@@ -190,15 +205,16 @@ class MFCA(nn.Module):
         self.deform = (DeformConv2d(channels, channels, self.groups) if config.alignment == "dcn"
                        else WarpConv2d(channels, channels))
 
-    def forward(self, current: torch.Tensor, history: list[torch.Tensor]) -> torch.Tensor:
-        """(B, C, H, W) and K x (B, C, H, W) -> aligned history (K*B, C, H, W)."""
+    def forward(self, current: torch.Tensor, history: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, C, H, W) and K x (B, C, H, W) -> aligned history (K*B, C, H, W) and the offsets
+        used (K*B, 2*taps*G, H, W), in pixels."""
         cues = torch.cat([shrink(x, self.stride) for x in (current, *history)], 1)
         fields = self.initial(self.motion(cues))
         fields = fields + self.correction(fields)
         fields = grow(torch.cat(fields.chunk(len(history), 1), 0), current.shape[-2:])
         offset, mask = fields.split([2 * self.taps * self.groups, self.taps * self.groups], 1)
         offset = self.max_offset * torch.tanh(offset * (self.stride / self.max_offset))
-        return self.deform(torch.cat(history, 0), offset, torch.sigmoid(mask))
+        return self.deform(torch.cat(history, 0), offset, torch.sigmoid(mask)), offset
 
 
 class CMF(nn.Module):
@@ -236,9 +252,44 @@ class RecurrentLayer(nn.Module):
         self.fuse = nn.Sequential(conv3x3((config.num_history + 1) * channels, channels), leaky(),
                                   *(ResidualBlock(channels) for _ in range(config.fusion_blocks)))
 
-    def forward(self, current: torch.Tensor, history: list[torch.Tensor]) -> torch.Tensor:
-        modulated = self.modulate(self.align(current, history), current)
-        return current + self.fuse(torch.cat([current, *modulated.chunk(len(history), 0)], 1))
+    def forward(self, current: torch.Tensor, history: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> the layer's output and the alignment offsets of the nearest history feature."""
+        aligned, offset = self.align(current, history)
+        modulated = self.modulate(aligned, current)
+        output = current + self.fuse(torch.cat([current, *modulated.chunk(len(history), 0)], 1))
+        return output, offset[:current.shape[0]]
+
+
+class MotionCompensation(nn.Module):
+    """Velocity read-out and in-block motion compensation (`compensate`; module docstring).
+
+    `velocity(offset)`: RP-I's offsets of F_{i-1} (B, 2*taps*G, H, W) -> V (B, 2, H, W), (dy, dx)
+    in pixels per spike frame, by a 1x1 convolution that starts at zero.
+    `forward(frames, V)`: frame k of (B, 2w+1, H, W) read at (y, x) + V * (k - w), bilinear,
+    edges repeated.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        taps = TAPS if config.alignment == "dcn" else 1
+        self.head = nn.Conv2d(2 * taps * config.deform_groups, 2, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def velocity(self, offset: torch.Tensor) -> torch.Tensor:
+        return self.head(offset)
+
+    def forward(self, frames: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
+        batch, window, height, width = frames.shape
+        dtype = torch.promote_types(frames.dtype, torch.float32)
+        time = (torch.arange(window, device=frames.device, dtype=dtype) - window // 2).view(1, window, 1, 1)
+        dy, dx = velocity.to(dtype)[:, :, None].unbind(1)  # (B, 1, H, W) each
+        grid = torch.stack([pixel_positions(width, dtype, frames.device).view(1, 1, 1, width) + dx * time * (2 / width),
+                            pixel_positions(height, dtype, frames.device).view(1, 1, height, 1) + dy * time * (2 / height)],
+                           -1)
+        shifted = F.grid_sample(frames.to(dtype).reshape(batch * window, 1, height, width), grid.flatten(0, 1),
+                                mode="bilinear", padding_mode="border", align_corners=False)
+        return shifted.view(batch, window, height, width).to(frames.dtype)
 
 
 class Upsampler(nn.Sequential):
@@ -274,6 +325,16 @@ class Spk2VidNet(nn.Module):
         self.first = RecurrentLayer(config)
         self.second = RecurrentLayer(config)
         self.upsample = Upsampler(config.channels, config.scale * stride, config.upsampler)
+        self.compensate = MotionCompensation(config) if config.compensate else None
+
+    def _extract(self, frames: torch.Tensor) -> torch.Tensor:
+        """Spike frames (n, 2w+1, H, W) -> features (n, C, H/s, W/s), channels-last."""
+        stride = self.config.trunk_stride
+        if stride > 1:  # space to depth: the trunk runs on a 1/stride grid
+            height, width = frames.shape[-2:]
+            padded = F.pad(frames, (0, -width % stride, 0, -height % stride), mode="replicate")
+            frames = F.pixel_unshuffle(padded, stride)
+        return self.extract(frames.contiguous(memory_format=torch.channels_last))
 
     def forward(self, blocks: torch.Tensor,
                 state: StreamState | None = None) -> tuple[torch.Tensor, StreamState]:
@@ -290,22 +351,26 @@ class Spk2VidNet(nn.Module):
         # the strides of the layer outputs (one compiled graph serves every block), and the outputs
         # come out in that order too.
         frames = blocks.transpose(0, 1).flatten(0, 1)
-        stride = config.trunk_stride
-        trunk_input = frames
-        if stride > 1:  # space to depth: the trunk runs on a 1/stride grid
-            padded = F.pad(frames, (0, -width % stride, 0, -height % stride), mode="replicate")
-            trunk_input = F.pixel_unshuffle(padded, stride)
-        trunk_input = trunk_input.contiguous(memory_format=torch.channels_last)
-        outputs = []
-        for current in self.extract(trunk_input).split(batch):
-            first = self.first(current, history(state.first, config.num_history, 1, current))
-            second = self.second(first, history(state.second, config.num_history,
-                                                config.temporal_dilation, first))
-            state = state.push(first, second, config)
+        if self.compensate is None:  # every block's features at once
+            features = self._extract(frames).split(batch)
+        outputs, bases = [], []
+        for index, block in enumerate(frames.split(batch)):
+            if self.compensate is None:
+                current = features[index]
+            else:  # each block needs the velocity its predecessor left
+                if state.velocity is not None:
+                    block = self.compensate(block, state.velocity)
+                current = self._extract(block)
+            first, offset = self.first(current, history(state.first, config.num_history, 1, current))
+            second, _ = self.second(first, history(state.second, config.num_history,
+                                                   config.temporal_dilation, first))
+            velocity = None if self.compensate is None else self.compensate.velocity(offset)
+            state = state.push(first, second, velocity, config)
             outputs.append(second)
+            bases.append(block.mean(1, keepdim=True))
         scale = config.scale
         residual = self.upsample(torch.cat(outputs, 0))[..., :height * scale, :width * scale]
-        base = frames.mean(1, keepdim=True)
+        base = torch.cat(bases, 0)
         if scale > 1:
             base = F.interpolate(base, scale_factor=scale, mode="bicubic", align_corners=False)
         # back from (block, batch) to (batch, block)

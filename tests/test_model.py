@@ -16,7 +16,10 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 # A few channels, every part present (deformable groups, dilations, residual blocks).
 # The CPU variant's parts: shared-offset alignment, motion and modulation at half resolution.
 TINY_WARP = replace(TINY, name="tiny-warp", alignment="warp", align_stride=2)
-TINIES = {"tiny": TINY, "tiny-warp": TINY_WARP}
+# In-block motion compensation, on both alignments.
+TINY_MC = replace(TINY, name="tiny-mc", compensate=True)
+TINY_WARP_MC = replace(TINY_WARP, name="tiny-warp-mc", compensate=True)
+TINIES = {net.name: net for net in (TINY, TINY_WARP, TINY_MC, TINY_WARP_MC)}
 
 
 def spikes(batch: int, count: int, window: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
@@ -60,7 +63,7 @@ def test_deterministic_on_cpu():
     assert torch.equal(first, second)
 
 
-@pytest.mark.parametrize("name", ["tiny", "tiny-warp", "x4-lite"])
+@pytest.mark.parametrize("name", ["tiny", "tiny-warp", "tiny-warp-mc", "x4-lite"])
 def test_stream_in_chunks_matches_the_whole_stream(name):
     config = TINIES.get(name) or CONFIGS[name]
     net = trained_looking(config)
@@ -74,6 +77,43 @@ def test_stream_in_chunks_matches_the_whole_stream(name):
             state = state.detach()
             frames.append(hr.detach())
         torch.testing.assert_close(torch.cat(frames, 1), whole, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("base", [TINY, TINY_WARP], ids=["dcn", "warp"])
+def test_compensating_network_starts_as_the_network_without_it(base):
+    """Its velocity read-out starts at zero, so it warm-starts from weights trained without it."""
+    plain = trained_looking(base)
+    compensating = Spk2VidNet(replace(base, compensate=True))
+    missing = compensating.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert sorted(missing) == ["compensate.head.bias", "compensate.head.weight"]
+    blocks = spikes(1, 4, base.window, 10, 12)
+    with torch.no_grad():
+        expected, _ = plain(blocks)
+        got, state = compensating(blocks)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
+    assert state.velocity.shape == (1, 2, 10, 12) and not state.velocity.any()
+
+
+def test_compensation_undoes_a_known_motion_inside_a_block():
+    """Frames of a pattern sliding at (dy, dx) px per frame, read back along that velocity, all show
+    the centre frame (away from the edges, which repeat)."""
+    compensation = Spk2VidNet(TINY_MC).compensate
+    window, (dy, dx) = TINY_MC.window, (0.1, -0.3)
+    ys, xs = torch.meshgrid(torch.arange(24.0), torch.arange(32.0), indexing="ij")
+    time = torch.arange(window, dtype=torch.float32).view(-1, 1, 1) - window // 2
+    pattern = torch.sin(0.35 * (xs - dx * time)) * torch.cos(0.25 * (ys - dy * time))  # moves by (dy, dx) per frame
+    velocity = torch.tensor([dy, dx]).view(1, 2, 1, 1).expand(1, 2, 24, 32)
+    still = compensation(pattern[None], velocity)[0]
+    inner = (slice(None), slice(4, -4), slice(6, -6))
+    centre = pattern[window // 2].expand_as(still)
+    assert (still - centre)[inner].abs().max() < 0.03                 # bilinear error only
+    assert (pattern - centre)[inner].abs().max() > 0.5                # and the motion was large
+    torch.testing.assert_close(compensation(pattern[None], torch.zeros_like(velocity))[0], pattern, rtol=0, atol=1e-6)
+
+
+def test_compensation_needs_the_trunk_at_full_resolution():
+    with pytest.raises(ValueError, match="compensate needs trunk_stride 1"):
+        replace(TINY, compensate=True, trunk_stride=2)
 
 
 def test_history_changes_the_output():

@@ -91,6 +91,20 @@ def test_moving_streams_change(pool):
     assert bool((change > 1e-3).all())
 
 
+def test_max_speed_sets_how_fast_still_scenes_move(pool):
+    """Speed 0 freezes camera and foreground; a higher top speed moves the same scenes further."""
+    stills = SourcePool.from_arrays(pool.images, [])
+
+    def change(speed: float) -> torch.Tensor:
+        segment = streams(stills, seed=3, batch=4, max_speed=speed).next_segment(12)
+        return (segment.gt.diff(dim=1) / segment.rate[:, None, None, None, None]).abs().mean()
+
+    assert float(change(0.0)) == 0.0
+    assert float(change(1.0)) > 1.5 * float(change(0.5)) > 0   # slow enough not to decorrelate the texture
+    with pytest.raises(InputError, match="--max-speed -1"):
+        streams(pool, max_speed=-1.0)
+
+
 def test_fold_bounces_between_limits():
     x = torch.linspace(-7, 7, 1401)
     limit = torch.tensor(2.0)

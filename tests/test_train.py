@@ -45,8 +45,8 @@ def options(tmp_path, **changes) -> TrainOptions:
     return replace(base, **changes)
 
 
-def trainer(opts: TrainOptions, pools, say=lambda line: None) -> Trainer:
-    return Trainer(opts, TINY, *pools, say=say)
+def trainer(opts: TrainOptions, pools, say=lambda line: None, config=TINY) -> Trainer:
+    return Trainer(opts, config, *pools, say=say)
 
 
 def test_steps_train_the_network_and_log(tmp_path, pools):
@@ -65,15 +65,17 @@ def test_steps_train_the_network_and_log(tmp_path, pools):
     assert len(summary["validation"]["net"]["psnr_by_position"]) == 4
 
 
-def test_resume_continues_exactly(tmp_path, pools):
+@pytest.mark.parametrize("config", [TINY, replace(TINY, name="tiny-mc", compensate=True)], ids=["plain", "compensate"])
+def test_resume_continues_exactly(tmp_path, pools, config):
     # Streams of 5 blocks in segments of 2: the checkpoint after step 2 falls inside a stream (with
-    # recurrent state to carry), and step 3 ends that stream, so step 4 starts new ones.
-    whole = trainer(options(tmp_path / "a"), pools)
+    # recurrent state to carry, the velocity too), and step 3 ends that stream, so step 4 starts new ones.
+    whole = trainer(options(tmp_path / "a"), pools, config=config)
     whole.run()
-    first = trainer(options(tmp_path / "b", steps=2), pools)
+    first = trainer(options(tmp_path / "b", steps=2), pools, config=config)
     first.run()
     assert first.streams.state is not None and first.streams.blocks_done == 4
-    resumed = trainer(options(tmp_path / "b", resume=tmp_path / "b" / "run"), pools)
+    assert (first.streams.state.velocity is not None) == config.compensate
+    resumed = trainer(options(tmp_path / "b", resume=tmp_path / "b" / "run"), pools, config=config)
     assert resumed.step == 2
     resumed.run()
     for net in ("net", "ema"):

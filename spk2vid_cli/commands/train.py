@@ -59,6 +59,10 @@ OPTIONS = {
         min=0.0, max=1.0, rich_help_panel=RECIPE,
         help="Share of stream sets from an ideal sensor (no noise, dark current or threshold spread), "
              "whose exact spike timing a network can learn to read."),
+    "max_speed": typer.Option(
+        min=0.0, rich_help_panel=RECIPE,
+        help="Largest camera and foreground speed, sensor pixels per block of 10 spike frames "
+             "(each leg of motion draws its speeds up to it)."),
     "max_minutes": typer.Option(
         min=0.0, rich_help_panel=SCHEDULE, help="Stop cleanly (with a checkpoint) after this much training time."),
     "val_every": typer.Option(min=1, rich_help_panel=SCHEDULE, help="Steps between validations."),

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+MAX_SPEED = 2.0  # default largest camera / foreground speed of the training streams, LR pixels per block
+
 
 @dataclass
 class TrainOptions:
@@ -40,10 +42,11 @@ class TrainOptions:
     render_step: int | None = None
     supersample: int = 1
     quiet_share: float = 0.0
+    max_speed: float = MAX_SPEED
     seed: int = 0
 
     def data_shape(self) -> dict:
         """The options that decide what the streams look like: resuming keeps the data position only if equal."""
         return {"batch": self.batch, "segment": self.segment, "stream_blocks": self.stream_blocks,
                 "crop": self.crop, "render_step": self.render_step, "supersample": self.supersample,
-                "quiet_share": self.quiet_share}
+                "quiet_share": self.quiet_share, "max_speed": self.max_speed}

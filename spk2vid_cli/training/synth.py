@@ -7,7 +7,7 @@ every stream, so consecutive segments are contiguous pieces of one long stream (
 sensor charge and per-pixel thresholds carry over). Each stream is, drawn when it starts:
 
 - a still image (random flip / 90-degree rotation) seen by a camera with smooth random motion:
-  sub-pixel translation from still up to MAX_SPEED LR pixels per block, rotation and zoom (their
+  sub-pixel translation from still up to `max_speed` LR pixels per block, rotation and zoom (their
   rates up to half of that at the view's edge). With motion="auto", FOREGROUND_SHARE of the still
   streams also carry a foreground patch (a crop of another image) moving and turning on its own
   over the background, for occlusions;
@@ -40,11 +40,11 @@ from torch import Tensor
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.simulate import (area_downscale, integrate_and_fire, pixel_thresholds, similarity_matrices,
                                   smooth_camera_path, view_thetas, warp_frames)
+from spk2vid_cli.training.options import MAX_SPEED
 from spk2vid_cli.training.sources import SourcePool
 from spk2vid_model.geometry import STRIDE, WINDOW
 
 MOTIONS = ("auto", "none")
-MAX_SPEED = 2.0                  # LR pixels per block, largest camera / foreground speed
 MAX_TURN = 0.25                  # radians, camera rotation bounces off +-MAX_TURN
 MAX_LOG_ZOOM = 0.25              # camera zoom bounces off exp(+-MAX_LOG_ZOOM)
 LEG_FRAMES = 500                 # spike frames per `smooth_camera_path` leg
@@ -208,12 +208,13 @@ class StreamBatch:
     It must divide window//2 and stride, so block centres are always rendered exactly; 5 makes
     CPU rendering about 5x cheaper, with at most 1 LR pixel of motion between renders.
     `supersample`: render at this many times the ground-truth resolution (see the module doc).
+    `max_speed`: largest camera and foreground speed, LR pixels per block (speeds are drawn up to it).
     """
 
     def __init__(self, pool: SourcePool, batch: int, scale: int, lr_size: int = 64, window: int = WINDOW,
                  stride: int = STRIDE, device: torch.device | str = "cpu", generator: torch.Generator | None = None,
                  motion: str = "auto", sensor: SensorRanges = SensorRanges(), render_step: int = 1,
-                 supersample: int = 1):
+                 supersample: int = 1, max_speed: float = MAX_SPEED):
         if motion not in MOTIONS:
             raise ValueError(f"motion must be one of {MOTIONS}, got {motion!r}")
         if window < 1 or window % 2 == 0 or stride < 1:
@@ -223,6 +224,8 @@ class StreamBatch:
                              "use 1 or 5")
         if supersample < 1:
             raise InputError(f"--supersample {supersample}: must be at least 1")
+        if max_speed < 0:
+            raise InputError(f"--max-speed {max_speed}: must be at least 0")
         self.device = torch.device(device)
         if generator is None:
             generator = torch.Generator(self.device)
@@ -232,6 +235,7 @@ class StreamBatch:
         self.pool, self.scale, self.lr_size, self.window, self.stride = pool, scale, lr_size, window, stride
         self.motion, self.generator, self.render_step = motion, generator, render_step
         self.supersample, self.view = supersample, supersample * scale * lr_size
+        self.max_speed = max_speed
         self._images = pool.images_at_least(self.view)
         self._clips = pool.clips_at_least(self.view) if motion == "auto" else []
         if not self._images and not self._clips:
@@ -271,7 +275,7 @@ class StreamBatch:
         extent = ROTATION_ROOM if turning else 1.0
         room_x, room_y = (max(0.0, side / self.view - extent) for side in (image.shape[1], image.shape[0]))
         limits = torch.tensor([room_x, room_y, MAX_TURN * turning, MAX_LOG_ZOOM * turning], device=self.device)
-        speed = 2 * MAX_SPEED / (self.stride * self.lr_size) if moving else 0.0   # view units (half views) per frame
+        speed = 2 * self.max_speed / (self.stride * self.lr_size) if moving else 0.0   # view units (half views) per frame
         camera = Trajectory(limits, speed, draw.generator)
         foreground = self._foreground(speed, draw) if moving and draw.uniform() < FOREGROUND_SHARE else None
         return StillScene(image, camera, self.view, self.render_step, foreground)

@@ -176,7 +176,7 @@ class Trainer:
         sensor = QUIET_SENSOR if quiet else SensorRanges()
         batch = StreamBatch(self.train_pool, opts.batch, self.model_config.scale, opts.crop, self.model_config.window,
                             STRIDE, self.device, self.generator, sensor=sensor, render_step=opts.render_step,
-                            supersample=supersample)
+                            supersample=supersample, max_speed=opts.max_speed)
         return Streams(batch, start_state)
 
     def _next_segment(self) -> Segment:
@@ -260,7 +260,8 @@ class Trainer:
     def _process_state(self) -> dict:
         state = self.streams.state
         recurrent = None if state is None else {"first": [t.cpu() for t in state.first],
-                                                "second": [t.cpu() for t in state.second]}
+                                                "second": [t.cpu() for t in state.second],
+                                                "velocity": None if state.velocity is None else state.velocity.cpu()}
         return {"start_state": self.streams.start_state.cpu(), "blocks_done": self.streams.blocks_done,
                 "recurrent": recurrent, "rng": _rng_states(), "generator": self.generator.get_state()}
 
@@ -317,8 +318,11 @@ class Trainer:
         self.streams = self._replay_streams(process["start_state"], process["blocks_done"])
         self.generator.set_state(process["generator"])
         if process["recurrent"] is not None:
-            self.streams.state = StreamState(*(tuple(t.to(self.device) for t in process["recurrent"][key])
-                                               for key in ("first", "second")))
+            recurrent = process["recurrent"]
+            velocity = recurrent.get("velocity")
+            self.streams.state = StreamState(*(tuple(t.to(self.device) for t in recurrent[key])
+                                               for key in ("first", "second")),
+                                             None if velocity is None else velocity.to(self.device))
 
     # --- the loop ---------------------------------------------------------------------------------
 
@@ -416,7 +420,8 @@ class Trainer:
                                 f"{opts.crop}x{opts.crop} LR"},
             "recipe": {key: getattr(opts, key) for key in ("batch", "segment", "stream_blocks", "crop", "lr",
                                                            "lr_step", "lr_gamma", "ema", "render_step", "seed",
-                                                           "bright_weight", "supersample", "quiet_share")}
+                                                           "bright_weight", "supersample", "quiet_share",
+                                                           "max_speed")}
                       | {"loss": f"{opts.loss} on intensity (firing rate / rate)", "optimizer": "Adam",
                          "precision": "bf16 autocast" if self.device.type == "cuda" else "fp32"},
             "validation": self.validation,

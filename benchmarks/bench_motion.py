@@ -1,0 +1,113 @@
+"""Motion benchmark (not a test): how reconstruction quality falls with scene speed.
+
+Run it where spk2vid is installed (`pip install -e .`):
+
+    python benchmarks/bench_motion.py [--images A.png B.png] [--scale 1] [--weights W.pt ...]
+        [--speeds 0 0.05 0.1 0.15 0.2 0.3] [--run-up 1 3 14] [--json]
+
+Each image (default: the two REDS_BASE ground-truth frames in ../shared, grey) slides sideways at a
+constant speed, in sensor pixels per spike frame, past an ideal integrate-and-fire sensor (rate 0.6,
+no noise, random initial charge, seed 0); at `--scale` N the image is the ground truth and the
+sensor sees it area-downscaled by N. The ground truth is the image itself at spike frame 150. Each
+network runs from `run-up` blocks before that frame (blocks of its window every 10 frames, state
+carried over), so the table shows both how one block suffers from motion inside it and how much the
+recurrent history adds. TFP21 / TFP41 (bicubic at xN) look at frame 150 only. PSNR in dB, mean over
+the images, of intensity = output / 0.6 clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from spk2vid_cli.classical import TFP
+from spk2vid_cli.net import NetReconstructor
+from spk2vid_cli.simulate import area_downscale, integrate_and_fire
+from spk2vid_cli.training.evaluate import read_gt_image
+from spk2vid_cli.training.metrics import psnr
+from spk2vid_cli.windows import Block
+from spk2vid_model.geometry import STRIDE
+from spk2vid_model.weights import bundled_weights
+
+REPO = Path(__file__).resolve().parents[1]
+REDS_GT = REPO.parent / "shared" / "real" / "chenkang455_Spike-Zoo" / "reds_base" / "gt"
+RATE, CENTRE = 0.6, 150
+
+
+def sliding_stream(image: torch.Tensor, speed: float, frames: int, scale: int, seed: int = 0) -> np.ndarray:
+    """Spikes (frames, h, w) of `image` (H, W) moving right by `speed` sensor pixels per frame,
+    in place at frame CENTRE (bilinear resampling, edges repeated)."""
+    height, width = image.shape
+    shifts = (torch.arange(frames) - CENTRE) * speed * scale * 2 / width  # grid units per frame
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, height), torch.linspace(-1, 1, width), indexing="ij")
+    xs = (xs * (width - 1) / width)[None] - shifts[:, None, None]  # align_corners=False pixel centres
+    ys = (ys * (height - 1) / height).expand_as(xs)
+    moving = F.grid_sample(image.expand(frames, 1, height, width), torch.stack([xs, ys], -1),
+                           mode="bilinear", padding_mode="border", align_corners=False)[:, 0]
+    spikes, _ = integrate_and_fire(area_downscale(moving, scale)[None], RATE,
+                                   generator=torch.Generator().manual_seed(seed))
+    return spikes[0].numpy()
+
+
+def run_network(net: NetReconstructor, stream: np.ndarray, run_up: int) -> np.ndarray:
+    """The network's frame at CENTRE after `run_up` blocks, the last one centred there."""
+    net.reset()
+    half, output = net.window // 2, None
+    for index in range(run_up):
+        centre = CENTRE - STRIDE * (run_up - 1 - index)
+        output = net.reconstruct(Block(index, centre, stream[centre - half:centre + half + 1]))
+    return output
+
+
+def score(frame: np.ndarray, truth: torch.Tensor, scale: int) -> float:
+    """PSNR as `spk2vid eval` gives it (a border of `scale` pixels left out)."""
+    return float(psnr(torch.from_numpy(np.ascontiguousarray(frame)), truth * RATE, RATE, scale))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=Path, nargs="+", default=sorted(REDS_GT.glob("*.png")))
+    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--weights", type=Path, nargs="+", help="default: the bundled weights of --scale")
+    parser.add_argument("--speeds", type=float, nargs="+", default=[0, 0.05, 0.1, 0.15, 0.2, 0.3])
+    parser.add_argument("--run-up", type=int, nargs="+", default=[1, 3, 14], help="blocks before the scored one, plus 1")
+    parser.add_argument("--json", action="store_true", help="print the table as JSON")
+    args = parser.parse_args()
+    if not args.images:
+        parser.error(f"no --images given and no REDS_BASE ground truth in {REDS_GT}")
+    weights = args.weights or list(bundled_weights().get(args.scale, {}).values())
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    nets = {path.stem: NetReconstructor(args.scale, weights=path, device="cpu", precision="fp32") for path in weights}
+    frames = CENTRE + STRIDE + 1 + max(net.window for net in nets.values()) // 2 if nets else 2 * CENTRE
+    truths = [torch.from_numpy(read_gt_image(path)).float() for path in args.images]
+    columns = [f"{name} @{n}" for name in nets for n in args.run_up] + ["TFP21", "TFP41"]
+    table = {}
+    for speed in args.speeds:
+        sums = dict.fromkeys(columns, 0.0)
+        for truth in truths:
+            stream = sliding_stream(truth, speed, frames, args.scale)
+            for name, net in nets.items():
+                for n in args.run_up:
+                    sums[f"{name} @{n}"] += score(run_network(net, stream, n), truth, args.scale)
+            for window in (21, 41):
+                half = window // 2
+                block = Block(0, CENTRE, stream[CENTRE - half:CENTRE + half + 1])
+                sums[f"TFP{window}"] += score(TFP(args.scale, window).reconstruct(block), truth, args.scale)
+        table[speed] = {column: value / len(truths) for column, value in sums.items()}
+    if args.json:
+        print(json.dumps({"images": [str(p) for p in args.images], "scale": args.scale, "psnr": table}, indent=1))
+        return
+    print(f"PSNR (dB) vs speed (sensor px per spike frame), x{args.scale}, mean of {len(truths)} images; "
+          "@n = run-up of n blocks")
+    print(" | ".join(["speed"] + columns))
+    for speed, row in table.items():
+        print(" | ".join([f"{speed:g}"] + [f"{row[c]:.2f}" for c in columns]))
+
+
+if __name__ == "__main__":
+    main()
