@@ -31,6 +31,7 @@ from spk2vid_cli.simulate import area_downscale, integrate_and_fire
 from spk2vid_cli.training.evaluate import read_gt_image
 from spk2vid_cli.training.metrics import psnr
 from spk2vid_cli.windows import Block
+from spk2vid_model.dcn import shifted_grid
 from spk2vid_model.geometry import STRIDE
 from spk2vid_model.weights import bundled_weights
 
@@ -43,12 +44,10 @@ def sliding_stream(image: torch.Tensor, speed: float, frames: int, scale: int, s
     """Spikes (frames, h, w) of `image` (H, W) moving right by `speed` sensor pixels per frame,
     in place at frame CENTRE (bilinear resampling, edges repeated)."""
     height, width = image.shape
-    shifts = (torch.arange(frames) - CENTRE) * speed * scale * 2 / width  # grid units per frame
-    ys, xs = torch.meshgrid(torch.linspace(-1, 1, height), torch.linspace(-1, 1, width), indexing="ij")
-    xs = (xs * (width - 1) / width)[None] - shifts[:, None, None]  # align_corners=False pixel centres
-    ys = (ys * (height - 1) / height).expand_as(xs)
-    moving = F.grid_sample(image.expand(frames, 1, height, width), torch.stack([xs, ys], -1),
-                           mode="bilinear", padding_mode="border", align_corners=False)[:, 0]
+    shifts = ((CENTRE - torch.arange(frames)) * speed * scale).view(frames, 1, 1).expand(frames, height, width)
+    grid = shifted_grid(torch.zeros_like(shifts), shifts, torch.float32)
+    moving = F.grid_sample(image.expand(frames, 1, height, width), grid, mode="bilinear", padding_mode="border",
+                           align_corners=False)[:, 0]
     spikes, _ = integrate_and_fire(area_downscale(moving, scale)[None], RATE,
                                    generator=torch.Generator().manual_seed(seed))
     return spikes[0].numpy()
@@ -81,7 +80,6 @@ def main() -> None:
     if not args.images:
         parser.error(f"no --images given and no REDS_BASE ground truth in {REDS_GT}")
     weights = args.weights or list(bundled_weights().get(args.scale, {}).values())
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     nets = {path.stem: NetReconstructor(args.scale, weights=path, device="cpu", precision="fp32") for path in weights}
     frames = CENTRE + STRIDE + 1 + max(net.window for net in nets.values()) // 2 if nets else 2 * CENTRE
     truths = [torch.from_numpy(read_gt_image(path)).float() for path in args.images]

@@ -87,10 +87,7 @@ def warp(x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor) -> torch.Ten
                          f"{channels} channels in {groups} groups")
     dtype = torch.promote_types(x.dtype, torch.float32)
     dy, dx = offset.unflatten(1, (groups, 2)).unbind(2)  # (B, G, H, W) views
-    grid = torch.stack([torch.add(pixel_positions(width, dtype, x.device).view(1, 1, 1, width), dx,
-                                  alpha=2 / width),
-                        torch.add(pixel_positions(height, dtype, x.device).view(1, 1, height, 1), dy,
-                                  alpha=2 / height)], -1)
+    grid = shifted_grid(dy, dx, dtype)
     sampled = F.grid_sample(_group_images(x, groups, dtype), grid.flatten(0, 1), mode="bilinear",
                             padding_mode="zeros", align_corners=False)
     # (B*G, C/G, H, W) back to channels-last (B, C, H, W), channel g*C/G + c, in x's dtype (one
@@ -101,10 +98,19 @@ def warp(x: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor) -> torch.Ten
     return pixels.flatten(3).permute(0, 3, 1, 2)
 
 
-def pixel_positions(size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+def _positions(size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """Pixel centres 0..size-1 as `grid_sample` coordinates in [-1, 1] (align_corners=False); a
     shift of d pixels adds 2d/size."""
     return (2 * torch.arange(size, device=device, dtype=dtype) + 1) / size - 1
+
+
+def shifted_grid(dy: torch.Tensor, dx: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """`grid_sample` coordinates (..., H, W, 2), in `dtype`, of every pixel centre moved by (dy, dx)
+    pixels; `dy` and `dx` are (..., H, W)."""
+    height, width = dy.shape[-2:]
+    return torch.stack([torch.add(_positions(width, dtype, dx.device), dx, alpha=2 / width),
+                        torch.add(_positions(height, dtype, dy.device).view(height, 1), dy, alpha=2 / height)],
+                       -1)
 
 
 def _sampling_grid(offset: torch.Tensor, groups: int) -> torch.Tensor:
@@ -113,9 +119,9 @@ def _sampling_grid(offset: torch.Tensor, groups: int) -> torch.Tensor:
     dy, dx = offset.reshape(batch * groups, TAPS, 2, height, width).unbind(2)
     taps = torch.arange(TAPS, device=offset.device, dtype=offset.dtype)
     # tap k reads pixel (y + k // 3 - 1 + dy, x + k % 3 - 1 + dx); a shift of d pixels adds 2d/size
-    cols = (pixel_positions(width, offset.dtype, offset.device).view(1, 1, width)
+    cols = (_positions(width, offset.dtype, offset.device).view(1, 1, width)
             + (2 / width) * (taps % 3 - 1).view(TAPS, 1, 1))
-    rows = (pixel_positions(height, offset.dtype, offset.device).view(1, height, 1)
+    rows = (_positions(height, offset.dtype, offset.device).view(1, height, 1)
             + (2 / height) * (taps // 3 - 1).view(TAPS, 1, 1))
     return torch.stack([torch.add(cols, dx, alpha=2 / width), torch.add(rows, dy, alpha=2 / height)], -1)
 

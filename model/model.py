@@ -25,13 +25,14 @@ network starts as exactly the network without it, so it warm-starts from its wei
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from spk2vid_model.dcn import TAPS, DeformConv2d, WarpConv2d, pixel_positions
+from spk2vid_model.dcn import TAPS, DeformConv2d, WarpConv2d, shifted_grid
 from spk2vid_model.geometry import WINDOW
 
 
@@ -113,11 +114,14 @@ class StreamState:
     second: tuple[torch.Tensor, ...] = ()  # RP-II outputs M, at most K * temporal_dilation
     velocity: torch.Tensor | None = None   # V (B, 2, H, W), with `compensate` only
 
+    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> "StreamState":
+        """The same state with `fn` applied to every tensor (detaching, moving to a device)."""
+        return StreamState(tuple(map(fn, self.first)), tuple(map(fn, self.second)),
+                           None if self.velocity is None else fn(self.velocity))
+
     def detach(self) -> "StreamState":
         """The same history cut from the autograd graph (truncated back-propagation)."""
-        return StreamState(tuple(t.detach() for t in self.first),
-                           tuple(t.detach() for t in self.second),
-                           None if self.velocity is None else self.velocity.detach())
+        return self.map(torch.Tensor.detach)
 
     def push(self, first: torch.Tensor, second: torch.Tensor, velocity: torch.Tensor | None,
              config: ModelConfig) -> "StreamState":
@@ -283,11 +287,9 @@ class MotionCompensation(nn.Module):
         batch, window, height, width = frames.shape
         dtype = torch.promote_types(frames.dtype, torch.float32)
         time = (torch.arange(window, device=frames.device, dtype=dtype) - window // 2).view(1, window, 1, 1)
-        dy, dx = velocity.to(dtype)[:, :, None].unbind(1)  # (B, 1, H, W) each
-        grid = torch.stack([pixel_positions(width, dtype, frames.device).view(1, 1, 1, width) + dx * time * (2 / width),
-                            pixel_positions(height, dtype, frames.device).view(1, 1, height, 1) + dy * time * (2 / height)],
-                           -1)
-        shifted = F.grid_sample(frames.to(dtype).reshape(batch * window, 1, height, width), grid.flatten(0, 1),
+        dy, dx = (velocity.to(dtype)[:, :, None] * time).unbind(1)  # (B, 2w+1, H, W) each
+        shifted = F.grid_sample(frames.to(dtype).reshape(batch * window, 1, height, width),
+                                shifted_grid(dy, dx, dtype).flatten(0, 1),
                                 mode="bilinear", padding_mode="border", align_corners=False)
         return shifted.view(batch, window, height, width).to(frames.dtype)
 

@@ -259,9 +259,7 @@ class Trainer:
 
     def _process_state(self) -> dict:
         state = self.streams.state
-        recurrent = None if state is None else {"first": [t.cpu() for t in state.first],
-                                                "second": [t.cpu() for t in state.second],
-                                                "velocity": None if state.velocity is None else state.velocity.cpu()}
+        recurrent = None if state is None else vars(state.map(torch.Tensor.cpu))  # StreamState's fields
         return {"start_state": self.streams.start_state.cpu(), "blocks_done": self.streams.blocks_done,
                 "recurrent": recurrent, "rng": _rng_states(), "generator": self.generator.get_state()}
 
@@ -318,11 +316,7 @@ class Trainer:
         self.streams = self._replay_streams(process["start_state"], process["blocks_done"])
         self.generator.set_state(process["generator"])
         if process["recurrent"] is not None:
-            recurrent = process["recurrent"]
-            velocity = recurrent.get("velocity")
-            self.streams.state = StreamState(*(tuple(t.to(self.device) for t in recurrent[key])
-                                               for key in ("first", "second")),
-                                             None if velocity is None else velocity.to(self.device))
+            self.streams.state = StreamState(**process["recurrent"]).map(lambda t: t.to(self.device))
 
     # --- the loop ---------------------------------------------------------------------------------
 
