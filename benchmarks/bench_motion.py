@@ -32,7 +32,7 @@ from spk2vid_cli.training.evaluate import read_gt_image
 from spk2vid_cli.training.metrics import psnr
 from spk2vid_cli.windows import Block
 from spk2vid_model.dcn import shifted_grid
-from spk2vid_model.geometry import STRIDE
+from spk2vid_model.geometry import CLASSICAL_WINDOW, STRIDE
 from spk2vid_model.weights import bundled_weights
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,7 +81,11 @@ def main() -> None:
         parser.error(f"no --images given and no REDS_BASE ground truth in {REDS_GT}")
     weights = args.weights or list(bundled_weights().get(args.scale, {}).values())
     nets = {path.stem: NetReconstructor(args.scale, weights=path, device="cpu", precision="fp32") for path in weights}
-    frames = CENTRE + STRIDE + 1 + max(net.window for net in nets.values()) // 2 if nets else 2 * CENTRE
+    widest = max((net.window for net in nets.values()), default=1)
+    longest = (CENTRE - widest // 2) // STRIDE + 1  # blocks that fit between frame 0 and CENTRE
+    if max(args.run_up) > longest:
+        parser.error(f"--run-up {max(args.run_up)}: {widest}-frame blocks fit at most {longest} up to frame {CENTRE}")
+    frames = CENTRE + STRIDE + 1 + max(widest, CLASSICAL_WINDOW) // 2
     truths = [torch.from_numpy(read_gt_image(path)).float() for path in args.images]
     columns = [f"{name} @{n}" for name in nets for n in args.run_up] + ["TFP21", "TFP41"]
     table = {}
@@ -92,7 +96,7 @@ def main() -> None:
             for name, net in nets.items():
                 for n in args.run_up:
                     sums[f"{name} @{n}"] += score(run_network(net, stream, n), truth, args.scale)
-            for window in (21, 41):
+            for window in (21, CLASSICAL_WINDOW):
                 half = window // 2
                 block = Block(0, CENTRE, stream[CENTRE - half:CENTRE + half + 1])
                 sums[f"TFP{window}"] += score(TFP(args.scale, window).reconstruct(block), truth, args.scale)

@@ -17,8 +17,8 @@ The global bicubic skip makes the untrained network (zero-initialised last convo
 plain upsampled TFP, so training only learns the correction. At the start of a stream, history
 that does not exist yet is replaced by the layer's current input.
 
-A block's 21 frames span 10 stride-lengths of motion, so a moving scene is blurred inside each
-block before any alignment. `compensate` shifts frame k of block i by V_{i-1} * (k - w) before
+A block reaches w frames either side of its centre (10 for 21-frame blocks, 20 for x1-lite's 41), so
+a moving scene is blurred inside each block before any alignment. `compensate` shifts frame k of block i by V_{i-1} * (k - w) before
 extraction (and in the skip), V_{i-1} being a learned linear read-out of the motion RP-I found
 between the previous two blocks (constant velocity). The read-out starts at zero: a compensating
 network starts as exactly the network without it, so it warm-starts from its weights.
@@ -86,12 +86,16 @@ class ModelConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
+X1_LITE_WINDOW = 41  # spike frames per block of x1-lite (the others: WINDOW)
+
+
 def _configs() -> dict[str, ModelConfig]:
     """Paper-size configurations per scale (x4: 3.75M parameters, the paper's 3.73M), plus
     `-lite` ones for CPUs: 24 channels at full LR resolution, one residual block per recurrent
     layer, shared-offset alignment ("warp", 4 groups) and CMF estimated at half resolution, and a
     direct pixel shuffle; about 1/35 of the multiply-accumulates of the paper size. `x1-lite` also
-    compensates motion inside each block (`compensate`)."""
+    compensates motion inside each block (`compensate`) and reads blocks of X1_LITE_WINDOW frames:
+    twice the light per output frame, for the dark and textured parts of a scene."""
     configs = {}
     for scale in (1, 2, 4, 8):
         full = ModelConfig(name=f"x{scale}", scale=scale)
@@ -99,7 +103,8 @@ def _configs() -> dict[str, ModelConfig]:
         configs[f"{full.name}-lite"] = replace(
             full, name=f"{full.name}-lite", channels=24, extract_blocks=2, fusion_blocks=1,
             deform_groups=4, alignment="warp", align_stride=2, cmf_channels=8, upsampler="direct",
-            compensate=scale == 1)  # x1-lite compensates motion inside blocks; x4-lite's weights predate it
+            # x1-lite compensates motion inside longer blocks; x4-lite's weights predate both
+            compensate=scale == 1, window=X1_LITE_WINDOW if scale == 1 else WINDOW)
     return configs
 
 

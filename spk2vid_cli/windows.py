@@ -47,8 +47,9 @@ def iter_blocks(
     centres = block_centres(recording.num_frames, window, stride, start, end)
     if not centres:
         raise InputError(
-            f"{recording.path}: {recording.num_frames} frames in range, fewer than one block of {window}; "
-            "lower --window or widen --start/--end"
+            f"{recording.path}: {(recording.num_frames if end is None else end) - start} frames in range, "
+            f"fewer than one block of {window}; "
+            "widen --start/--end, or use --method tfp or tfi with a lower --window"
         )
     half = window // 2
     buffer, buffer_start = np.empty((0, recording.height, recording.width), np.uint8), 0

@@ -15,8 +15,8 @@ from spk2vid_cli.errors import InputError
 from spk2vid_cli.net import NetReconstructor
 from spk2vid_cli.simulate import SensorModel, simulate_file
 from spk2vid_cli.training.evaluate import (Scores, baseline_scores, by_rate, evaluate_gt_folder, evaluate_recordings,
-                                           find_pairs, net_centres, overall, predict_tfp, report, stream_from_blocks,
-                                           synthetic_scores, write_curve)
+                                           find_pairs, net_centres, net_scores, overall, predict_tfp, report, score,
+                                           stream_from_blocks, synthetic_scores, write_curve)
 from spk2vid_cli.training.sources import SourcePool
 from spk2vid_cli.training.synth import StreamBatch
 from spk2vid_cli.windows import Block
@@ -131,6 +131,18 @@ def test_synthetic_set_scores_networks_and_baselines():
     assert baseline_scores(segment, 2, 10)["TFP41"].psnr.tolist() == scores["TFP41"].psnr.tolist()
     x1 = StreamBatch(pool, 2, 1, 16, generator=torch.Generator().manual_seed(1)).next_segment(2)
     assert list(baseline_scores(x1, 1, 10)) == ["TFP41"]  # at x1 the clean LR frame is the truth itself
+
+
+def test_a_narrower_network_reads_the_middle_of_wider_blocks():
+    # Untrained, a network outputs the (upsampled) mean of its block: TFP over its window, at the block's centre.
+    pool = SourcePool.from_arrays([texture(48, 48, 2)])
+    segment = StreamBatch(pool, 2, 2, 16, window=31, generator=torch.Generator().manual_seed(1)).next_segment(3)
+    net = Spk2VidNet(TINY).eval()
+    assert TINY.window == 21
+    expected = score(predict_tfp(segment.blocks, 10, 2, window=21), segment.gt, segment.rate, 2)
+    assert np.allclose(net_scores(net, segment).psnr, expected.psnr, atol=1e-3)
+    with pytest.raises(ValueError, match="41-frame blocks"):
+        net_scores(Spk2VidNet(replace(TINY, window=41)), segment)
 
 
 def test_cli_prints_a_table_and_writes_json_and_curve(pair_dir, tmp_path, capsys):

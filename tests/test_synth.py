@@ -7,10 +7,12 @@ import pytest
 import torch
 
 from spk2vid_cli.errors import InputError
-from spk2vid_cli.simulate import area_downscale
+from spk2vid_cli.simulate import area_downscale, similarity_matrices
 from spk2vid_cli.training.sources import SourcePool
 from spk2vid_cli.training.synth import (LEG_FRAMES, QUIET_SENSOR, ClipScene, StreamBatch, Trajectory, fold,
-                                        pose_matrices, pose_parameters, validation_segments)
+                                        pose_matrices, pose_parameters, validation_segments, view_flow)
+from spk2vid_model.dcn import shifted_grid
+from spk2vid_model.geometry import STRIDE
 
 SCALE, LR = 2, 8
 
@@ -140,7 +142,7 @@ def test_trajectory_stays_in_limits_and_under_speed_across_legs():
 def test_clip_scene_blends_and_plays_back_and_forth():
     frames = torch.tensor([0, 40, 80], dtype=torch.uint8)[:, None, None].expand(3, 2, 2)
     scene = ClipScene(frames, subframes=2.0, start=0.0, step=1)
-    values = torch.cat([scene.render(4), scene.render(5)])[:, 0, 0] * 255
+    values = torch.cat([scene.render(4, 2)[0], scene.render(5, 2)[0]])[:, 0, 0] * 255
     assert torch.allclose(values, torch.tensor([0.0, 20, 40, 60, 80, 60, 40, 20, 0]), atol=1e-4)
 
 
@@ -182,3 +184,37 @@ def test_supersampling_needs_sources_that_large_and_a_positive_factor(pool):
         streams(pool, supersample=3)
     with pytest.raises(InputError, match="--supersample 0"):
         streams(pool, supersample=0)
+
+
+def test_view_flow_of_a_pan_and_a_turn():
+    zero, one = torch.zeros(1), torch.ones(1)
+    still = similarity_matrices(zero, zero, zero, one)
+    pan = similarity_matrices(torch.tensor([0.1]), zero, zero, one)  # the camera moves right
+    flow = view_flow(still, pan, 8)
+    assert torch.allclose(flow[0, 1], torch.full((8, 8), -0.4)) and flow[0, 0].abs().max() < 1e-6  # content left
+    turn = similarity_matrices(zero, zero, torch.tensor([0.01]), one)
+    flow = view_flow(still, turn, 8)[0]
+    centres = torch.arange(8) - 3.5
+    # a turn moves content around the view centre: perpendicular to the radius, faster further out
+    assert torch.allclose(flow[1], 0.01 * centres[:, None].expand(8, 8), atol=5e-4)
+    assert torch.allclose(flow[0], -0.01 * centres[None, :].expand(8, 8), atol=5e-4)
+
+
+def test_velocity_predicts_where_the_content_goes(pool):
+    image = smooth_texture(160, 160, 3)
+    batch = StreamBatch(SourcePool.from_arrays([image]), 4, 1, 32, generator=torch.Generator().manual_seed(5),
+                        max_speed=4)
+    segment = batch.next_segment(2)
+    now, later = segment.lr_clean[:, 0], segment.lr_clean[:, 1]
+    motion = STRIDE * segment.velocity.mean(1)          # content displacement between the two centres
+    known = motion.isfinite().all(1, keepdim=True)
+    assert known.float().mean() > 0.5 and motion.nan_to_num().abs().max() > 1.0
+    def moved(shift: torch.Tensor) -> torch.Tensor:     # `now` with its content moved by `shift`
+        dy, dx = (-shift.nan_to_num()).unbind(1)
+        return torch.nn.functional.grid_sample(now, shifted_grid(dy, dx, torch.float32), align_corners=False,
+                                               padding_mode="border")
+    inner = known.clone()
+    inner[..., :6, :], inner[..., -6:, :], inner[..., :, :6], inner[..., :, -6:] = False, False, False, False
+    error = {name: (moved(shift) - later).abs()[inner].mean() for name, shift in
+             (("true", motion), ("none", 0 * motion), ("reversed", -motion))}
+    assert error["true"] < 0.3 * error["none"] and error["true"] < 0.3 * error["reversed"]

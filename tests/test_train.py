@@ -14,7 +14,8 @@ import torch
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.training.sources import SourcePool, file_entry, write_manifest
 from spk2vid_cli.training.synth import Segment
-from spk2vid_cli.training.train import CHECKPOINT, Trainer, TrainOptions, read_checkpoint, warm_start
+from spk2vid_cli.training.train import CHECKPOINT, Trainer, TrainOptions, read_checkpoint, velocity_error, warm_start
+from spk2vid_model.geometry import STRIDE
 from spk2vid_model.model import Spk2VidNet
 from spk2vid_model.weights import load_weights, save_weights
 from io_helpers import run_cli
@@ -154,6 +155,26 @@ def test_loss_weights_bright_streams_and_charbonnier_keeps_small_errors(tmp_path
     assert plain.item() == pytest.approx(0.2) and bright.item() == pytest.approx((0.1 + 3 * 0.3) / 4)
     smooth = trainer(options(tmp_path, loss="charbonnier"), pools)
     assert smooth.loss(gt * segment.rate.view(2, 1, 1, 1, 1), segment).item() == pytest.approx(1e-3)
+
+
+def test_velocity_error_counts_known_motion_in_pixels_per_block():
+    truth = torch.tensor([[[[0.1, float("nan")]], [[0.0, float("nan")]]]])  # (1, 2, 1, 2): one known pixel
+    read_out = torch.tensor([[[[0.2, 5.0]], [[-0.1, 5.0]]]])
+    assert velocity_error(read_out, truth).item() == pytest.approx(STRIDE * 0.1)
+    assert velocity_error(read_out, torch.full_like(truth, float("nan"))).item() == 0
+
+
+def test_velocity_weight_reaches_the_read_out_and_needs_a_compensating_network(tmp_path, pools):
+    compensating = replace(TINY, name="tiny-mc", compensate=True)
+    heads = {}
+    for weight in (0.0, 1.0):
+        run = trainer(options(tmp_path / str(weight), steps=3, velocity_weight=weight, max_speed=6.0), pools,
+                      config=compensating)
+        run.run()
+        heads[weight] = run.net.compensate.head.weight.detach().clone()
+    assert not torch.equal(heads[0.0], heads[1.0])
+    with pytest.raises(InputError, match="--velocity-weight"):
+        trainer(options(tmp_path / "plain", velocity_weight=1.0), pools)
 
 
 def test_warm_start_takes_every_matching_tensor_and_is_recorded(tmp_path, pools):

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from spk2vid_cli.errors import InputError
-from spk2vid_model.geometry import STRIDE
+from spk2vid_model.geometry import STRIDE, WINDOW
 
 NETS = "Networks"
 OUTPUT = "Output"
@@ -35,7 +35,8 @@ def evaluate(
     synthetic: Annotated[Path | None, typer.Option(
         help="Instead of files: the fixed synthetic validation set, from this source folder's val split "
              "(synthetic-val; synthetic-video from held-out clips; at --scale 1 also synthetic-dense, "
-             "scenes rendered at 4x and downscaled: as much detail per pixel as a real sensor view).")] = None,
+             "scenes rendered at 4x and downscaled: as much detail per pixel as a real sensor view). "
+             "Blocks are cut as wide as the widest network's window; narrower networks read their middle.")] = None,
     scale: Annotated[int, typer.Option(help="With --synthetic: the super-resolution factor.")] = 4,
     weights: Annotated[list[Path] | None, typer.Option(
         rich_help_panel=NETS,
@@ -115,11 +116,15 @@ def _synthetic(folder: Path, scale: int, choices: dict[int, dict[str, Path]], de
 
     nets = {label: load_weights(path)[0] for label, path in choices.get(scale, {}).items()}
     pool = SourcePool(folder, "val")
-    segments = {"synthetic-val": validation_segments(pool, scale, stride=STRIDE)}
+    # blocks as wide as the widest network's; a narrower one reads the middle of each (same centres)
+    window = max((net.config.window for net in nets.values()), default=WINDOW)
+    segments = {"synthetic-val": validation_segments(pool, scale, window=window, stride=STRIDE)}
     if pool.clips:  # the slice with real frame-to-frame motion: held-out clips only
-        segments["synthetic-video"] = validation_segments(SourcePool.from_arrays([], pool.clips), scale, stride=STRIDE)
+        segments["synthetic-video"] = validation_segments(SourcePool.from_arrays([], pool.clips), scale,
+                                                          window=window, stride=STRIDE)
     if scale == 1:  # a sensor sees more detail per pixel than a 1:1 crop of a photo: render at 4x, downscale
-        segments["synthetic-dense"] = validation_segments(pool, scale, stride=STRIDE, supersample=DENSE_SUPERSAMPLE)
+        segments["synthetic-dense"] = validation_segments(pool, scale, window=window, stride=STRIDE,
+                                                          supersample=DENSE_SUPERSAMPLE)
     return synthetic_scores(segments, nets, scale, STRIDE, resolve_device(device))
 
 

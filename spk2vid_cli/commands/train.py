@@ -63,6 +63,10 @@ OPTIONS = {
         min=0.0, rich_help_panel=RECIPE,
         help="Largest camera and foreground speed, sensor pixels per block of 10 spike frames "
              "(each leg of motion draws its speeds up to it)."),
+    "velocity_weight": typer.Option(
+        min=0.0, rich_help_panel=RECIPE,
+        help="Compensating networks (x1-lite): loss weight of the velocity read-out's error against the "
+             "streams' true motion, in pixels per block (0: learnt from the image loss only)."),
     "max_minutes": typer.Option(
         min=0.0, rich_help_panel=SCHEDULE, help="Stop cleanly (with a checkpoint) after this much training time."),
     "val_every": typer.Option(min=1, rich_help_panel=SCHEDULE, help="Steps between validations."),

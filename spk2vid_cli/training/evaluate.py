@@ -148,8 +148,14 @@ def baseline_scores(segment: Segment, scale: int, stride: int) -> dict[str, Scor
 
 
 def net_scores(net: Spk2VidNet, segment: Segment) -> Scores:
-    """The network's scores on a validation segment, on the segment's device."""
-    return score(predict_net(net, segment.blocks), segment.gt, segment.rate, net.config.scale)
+    """The network's scores on a validation segment, on the segment's device; from blocks wider than the
+    network's window it reads the middle frames (the same centres)."""
+    cut = (segment.blocks.shape[2] - net.config.window) // 2
+    if cut < 0:
+        raise ValueError(f"{net.config.name} needs {net.config.window}-frame blocks, "
+                         f"the segment has {segment.blocks.shape[2]}")
+    blocks = segment.blocks[:, :, cut:cut + net.config.window]
+    return score(predict_net(net, blocks), segment.gt, segment.rate, net.config.scale)
 
 
 def synthetic_scores(segments: dict[str, Segment], nets: dict[str, Spk2VidNet], scale: int, stride: int,

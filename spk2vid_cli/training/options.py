@@ -43,6 +43,7 @@ class TrainOptions:
     supersample: int = 1
     quiet_share: float = 0.0
     max_speed: float = MAX_SPEED
+    velocity_weight: float = 0.0
     seed: int = 0
 
     def data_shape(self) -> dict:

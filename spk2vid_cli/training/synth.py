@@ -24,7 +24,9 @@ aliasing-prone content of real scenes at the sensor's resolution, not a smooth 1
 
 Block i of a stream spans spike frames [i*stride, i*stride + window) and is centred at
 t_i = window//2 + i*stride. Its ground truth is the HR frame at t_i times the stream's rate
-(firing-rate units, what the network outputs); `lr_clean` is the same frame area-downscaled.
+(firing-rate units, what the network outputs); `lr_clean` is the same frame area-downscaled;
+`velocity` is the true motion of the content at t_i, LR pixels per spike frame, where it is known
+(camera and foreground motion of still scenes; NaN for clips and at a foreground patch's edge).
 Everything random comes from the given generator: the same seed gives the same streams, however
 they are cut into segments.
 """
@@ -78,7 +80,8 @@ class Segment:
 
     blocks: (B, S, window, h, w) float32 0/1 spikes; gt: (B, S, 1, r*h, r*w) HR intensity x rate at
     the block centres; lr_clean: (B, S, 1, h, w) the same, area-downscaled; rate: (B,);
-    first_block: index in the stream of the first block.
+    first_block: index in the stream of the first block; velocity: (B, S, 2, h, w) the content's
+    motion (dy, dx) at the block centres in LR pixels per spike frame, NaN where unknown.
     """
 
     blocks: Tensor
@@ -86,10 +89,12 @@ class Segment:
     lr_clean: Tensor
     rate: Tensor
     first_block: int
+    velocity: Tensor | None = None
 
     def to(self, device: torch.device | str) -> Segment:
         return replace(self, blocks=self.blocks.to(device), gt=self.gt.to(device),
-                       lr_clean=self.lr_clean.to(device), rate=self.rate.to(device))
+                       lr_clean=self.lr_clean.to(device), rate=self.rate.to(device),
+                       velocity=None if self.velocity is None else self.velocity.to(device))
 
 
 def fold(x: Tensor, limit: Tensor) -> Tensor:
@@ -129,14 +134,30 @@ class Trajectory:
         self.limits, self.speed, self.generator = limits, speed, generator
         self._poses = ((torch.rand(4, generator=generator, device=limits.device) * 2 - 1) * limits)[None]
 
-    def take(self, count: int) -> Tensor:
-        """Path matrices (count, 2, 3) of the next `count` frames."""
-        while len(self._poses) <= count:
+    def take(self, count: int, lookahead: int = 0) -> Tensor:
+        """Path matrices (count + lookahead, 2, 3) of the next `count` frames and the `lookahead` after
+        them; only `count` are used up."""
+        while len(self._poses) <= count + lookahead:
             leg = smooth_camera_path(LEG_FRAMES + 1, max_shift=self.speed, max_rotation=self.speed / 2,
                                      max_zoom=self.speed / 2, generator=self.generator, device=self.limits.device)
             self._poses = torch.cat([self._poses[:-1], self._poses[-1] + pose_parameters(leg)])
-        poses, self._poses = self._poses[:count], self._poses[count:]
+        poses, self._poses = self._poses[:count + lookahead], self._poses[count:]
         return pose_matrices(fold(poses, self.limits))
+
+
+def view_flow(now: Tensor, later: Tensor, size: int) -> Tensor:
+    """Motion (T, 2, size, size), (dy, dx) in pixels per frame, of the content of a square view of
+    size x size pixels between view matrices `now` and `later` (T, 2, 3), one frame apart.
+
+    A scene point s shows at view point v_t = L_t^-1 (s - p_t); its flow at v is v_{t+1} - v.
+    View units are half the view's side, so a pixel is 2 / size of them.
+    """
+    centres = (torch.arange(size, dtype=now.dtype, device=now.device) * 2 + 1) / size - 1
+    ys, xs = torch.meshgrid(centres, centres, indexing="ij")
+    points = torch.stack([xs, ys]).reshape(2, -1)                          # (2, n) view (x, y)
+    scene = now[:, :, :2] @ points + now[:, :, 2:]                         # (T, 2, n)
+    seen = torch.linalg.solve(later[:, :, :2], scene - later[:, :, 2:])    # where it shows next
+    return ((seen - points) * (size / 2)).flip(1).reshape(-1, 2, size, size)  # (x, y) -> (dy, dx)
 
 
 def augment(frames: Tensor, code: int) -> Tensor:
@@ -153,17 +174,25 @@ class StillScene:
         self.image, self.camera, self.view, self.step = image[None, None], camera, view, step
         self.foreground = foreground
 
-    def render(self, count: int) -> Tensor:
-        """The next `count` HR frames (count, view, view), `step` spike frames apart."""
+    def render(self, count: int, lr_size: int) -> tuple[Tensor, Tensor]:
+        """The next `count` HR frames (count, view, view), `step` spike frames apart, and the content's
+        motion at each (count, 2, lr_size, lr_size), LR pixels per spike frame (NaN where unknown)."""
         hw = (self.view, self.view)
-        path = self.camera.take(count * self.step)[::self.step]
+        path = self.camera.take(count * self.step, lookahead=1)
+        velocity = view_flow(path[:-1:self.step], path[1::self.step], lr_size)
+        path = path[:-1:self.step]
         frames = warp_frames(self.image, view_thetas(path, self.image.shape[-2:], hw)[None], hw)[0, :, 0]
         if self.foreground is not None:
             canvas, motion = self.foreground
-            path = motion.take(count * self.step)[::self.step]
+            path = motion.take(count * self.step, lookahead=1)
+            moving = view_flow(path[:-1:self.step], path[1::self.step], lr_size)
+            path = path[:-1:self.step]
             patch = warp_frames(canvas[None], view_thetas(path, canvas.shape[-2:], hw)[None], hw)[0]
             frames = frames * (1 - patch[:, 1]) + patch[:, 0]
-        return frames
+            cover = area_downscale(patch[:, 1:], self.view // lr_size)       # (count, 1, h, w)
+            velocity = torch.where(cover > 0.95, moving, velocity)
+            velocity = torch.where((cover > 0.05) & (cover <= 0.95), torch.nan, velocity)
+        return frames, velocity
 
 
 class ClipScene:
@@ -172,8 +201,9 @@ class ClipScene:
     def __init__(self, frames: Tensor, subframes: float, start: float, step: int):
         self.frames, self.subframes, self.start, self.step, self._frame = frames, subframes, start, step, 0
 
-    def render(self, count: int) -> Tensor:
-        """The next `count` HR frames (count, view, view) in [0, 1], `step` spike frames apart."""
+    def render(self, count: int, lr_size: int) -> tuple[Tensor, Tensor]:
+        """The next `count` HR frames (count, view, view) in [0, 1], `step` spike frames apart, and
+        their motion: unknown, NaN (count, 2, lr_size, lr_size)."""
         end = self._frame + count * self.step
         time = self.start + torch.arange(self._frame, end, self.step, device=self.frames.device) / self.subframes
         self._frame = end
@@ -181,7 +211,8 @@ class ClipScene:
         position = middle + fold(time - middle, middle)
         before = position.floor().long().clamp(max=len(self.frames) - 2)
         weight = (position - before)[:, None, None]
-        return torch.lerp(self.frames[before].float(), self.frames[before + 1].float(), weight) / 255
+        frames = torch.lerp(self.frames[before].float(), self.frames[before + 1].float(), weight) / 255
+        return frames, frames.new_full((count, 2, lr_size, lr_size), torch.nan)
 
 
 class Draws:
@@ -251,7 +282,7 @@ class StreamBatch:
         seeds = torch.randint(2**62, (batch,), generator=generator, device=self.device).tolist()
         self.scenes = [self._new_scene(Draws(torch.Generator(self.device).manual_seed(seed))) for seed in seeds]
         self._charge: Tensor | None = None
-        self._truth: dict[int, tuple[Tensor, Tensor]] = {}   # block -> (gt, lr_clean), rendered, not yet returned
+        self._truth: dict[int, tuple[Tensor, Tensor, Tensor]] = {}  # block -> (gt, lr_clean, velocity), not yet returned
         self._last_key = self._render_keys(0, 1)[:, 0]     # LR key frame at spike frame self._rendered
         self._rendered = 0            # spike frames simulated so far
         self._spikes = torch.empty((batch, 0, lr_size, lr_size), dtype=torch.uint8, device=self.device)  # the last ones
@@ -298,19 +329,20 @@ class StreamBatch:
 
     def _render_keys(self, first_frame: int, count: int) -> Tensor:
         """LR (B, count, h, w) of the next `count` key frames (spike frames first_frame, first_frame + step, ...);
-        keeps gt and lr_clean of the block centres among them."""
+        keeps gt, lr_clean and velocity of the block centres among them."""
         half, rate = self.window // 2, self.rate[:, None, None, None]
         frames = [first_frame + index * self.render_step for index in range(count)]
         centres = [index for index, frame in enumerate(frames) if frame >= half and (frame - half) % self.stride == 0]
-        lr, truth = [], []
+        lr, truth, velocity = [], [], []
         for scene in self.scenes:
-            hr = scene.render(count)
+            hr, motion = scene.render(count, self.lr_size)
             lr.append(area_downscale(hr, self.scale * self.supersample))
             truth.append(area_downscale(hr[centres], self.supersample))
-        lr, truth = torch.stack(lr), torch.stack(truth)
+            velocity.append(motion[centres])
+        lr, truth, velocity = torch.stack(lr), torch.stack(truth), torch.stack(velocity)
         for order, index in enumerate(centres):
             block = (frames[index] - half) // self.stride
-            self._truth[block] = (truth[:, order, None] * rate, lr[:, index, None] * rate)
+            self._truth[block] = (truth[:, order, None] * rate, lr[:, index, None] * rate, velocity[:, order])
         return lr
 
     def _render(self, keys: int) -> None:
@@ -339,8 +371,8 @@ class StreamBatch:
         truth = [self._truth.pop(block) for block in range(first, end_block)]
         self._spikes = self._spikes[:, max(0, end_block * self.stride - buffered_from):]
         self._next_block = end_block
-        return Segment(blocks, torch.stack([t[0] for t in truth], 1), torch.stack([t[1] for t in truth], 1),
-                       self.rate, first)
+        return Segment(blocks, *(torch.stack([t[part] for t in truth], 1) for part in (0, 1)), self.rate, first,
+                       torch.stack([t[2] for t in truth], 1))
 
 
 def validation_segments(pool: SourcePool, scale: int, lr_size: int = 64, num_blocks: int = 45, streams: int = 8,

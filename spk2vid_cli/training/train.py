@@ -135,6 +135,9 @@ class Trainer:
                                       if getattr(options, name) is None})
         if options.config not in CONFIGS and model_config is None:
             raise InputError(f"--config {options.config}: unknown; use one of {', '.join(CONFIGS)}")
+        if options.velocity_weight and not (model_config or CONFIGS[options.config]).compensate:
+            raise InputError(f"--velocity-weight: {options.config} has no velocity read-out; use a compensating "
+                             "configuration (x1-lite) or leave it out")
         if options.loss not in LOSSES:
             raise InputError(f"--loss {options.loss}: unknown; use one of {', '.join(LOSSES)}")
         self.options, self.say = options, say if self.rank == 0 else (lambda text: None)
@@ -206,6 +209,8 @@ class Trainer:
         with self.autocast:
             hr, state = self.net(segment.blocks, self.streams.state)
         loss = self.loss(hr.float(), segment)
+        if self.options.velocity_weight:
+            loss = loss + self.options.velocity_weight * velocity_error(state.velocity.float(), segment.velocity[:, -1])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.world > 1:
@@ -415,11 +420,18 @@ class Trainer:
             "recipe": {key: getattr(opts, key) for key in ("batch", "segment", "stream_blocks", "crop", "lr",
                                                            "lr_step", "lr_gamma", "ema", "render_step", "seed",
                                                            "bright_weight", "supersample", "quiet_share",
-                                                           "max_speed")}
+                                                           "max_speed", "velocity_weight")}
                       | {"loss": f"{opts.loss} on intensity (firing rate / rate)", "optimizer": "Adam",
                          "precision": "bf16 autocast" if self.device.type == "cuda" else "fp32"},
             "validation": self.validation,
         }
+
+
+def velocity_error(velocity: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error (pixels per block) of a velocity read-out (B, 2, h, w) against the true
+    motion, over the pixels where that is known (not NaN); 0 where it is known nowhere."""
+    known = truth.isfinite()
+    return (velocity - truth.nan_to_num()).abs().mul(STRIDE)[known].sum() / known.sum().clamp_min(1)
 
 
 def warm_start(net: Spk2VidNet, path: Path) -> dict:
