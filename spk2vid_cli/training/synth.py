@@ -160,6 +160,13 @@ def view_flow(now: Tensor, later: Tensor, size: int) -> Tensor:
     return ((seen - points) * (size / 2)).flip(1).reshape(-1, 2, size, size)  # (x, y) -> (dy, dx)
 
 
+def key_views(trajectory: Trajectory, count: int, step: int, lr_size: int) -> tuple[Tensor, Tensor]:
+    """View matrices (count, 2, 3) of the next `count` key frames, `step` spike frames apart, and the
+    content's motion at each (count, 2, lr_size, lr_size), LR pixels per spike frame."""
+    path = trajectory.take(count * step, lookahead=1)
+    return path[:-1:step], view_flow(path[:-1:step], path[1::step], lr_size)
+
+
 def augment(frames: Tensor, code: int) -> Tensor:
     """One of the 8 flips / 90-degree rotations (code 0..7) of the last two dimensions."""
     frames = frames.flip(-1) if code & 4 else frames
@@ -178,15 +185,11 @@ class StillScene:
         """The next `count` HR frames (count, view, view), `step` spike frames apart, and the content's
         motion at each (count, 2, lr_size, lr_size), LR pixels per spike frame (NaN where unknown)."""
         hw = (self.view, self.view)
-        path = self.camera.take(count * self.step, lookahead=1)
-        velocity = view_flow(path[:-1:self.step], path[1::self.step], lr_size)
-        path = path[:-1:self.step]
+        path, velocity = key_views(self.camera, count, self.step, lr_size)
         frames = warp_frames(self.image, view_thetas(path, self.image.shape[-2:], hw)[None], hw)[0, :, 0]
         if self.foreground is not None:
             canvas, motion = self.foreground
-            path = motion.take(count * self.step, lookahead=1)
-            moving = view_flow(path[:-1:self.step], path[1::self.step], lr_size)
-            path = path[:-1:self.step]
+            path, moving = key_views(motion, count, self.step, lr_size)
             patch = warp_frames(canvas[None], view_thetas(path, canvas.shape[-2:], hw)[None], hw)[0]
             frames = frames * (1 - patch[:, 1]) + patch[:, 0]
             cover = area_downscale(patch[:, 1:], self.view // lr_size)       # (count, 1, h, w)
