@@ -44,11 +44,11 @@ def iter_blocks(
     recording: SpikeRecording, window: int = WINDOW, stride: int = STRIDE, start: int = 0, end: int | None = None
 ) -> Iterator[Block]:
     """Yield the blocks of `recording` in order, reading each spike frame once."""
+    end = recording.num_frames if end is None else end
     centres = block_centres(recording.num_frames, window, stride, start, end)
     if not centres:
         raise InputError(
-            f"{recording.path}: {(recording.num_frames if end is None else end) - start} frames in range, "
-            f"fewer than one block of {window}; "
+            f"{recording.path}: {end - start} frames in range, fewer than one block of {window}; "
             "widen --start/--end, or use --method tfp or tfi with a lower --window"
         )
     half = window // 2

@@ -374,8 +374,8 @@ class StreamBatch:
         truth = [self._truth.pop(block) for block in range(first, end_block)]
         self._spikes = self._spikes[:, max(0, end_block * self.stride - buffered_from):]
         self._next_block = end_block
-        return Segment(blocks, *(torch.stack([t[part] for t in truth], 1) for part in (0, 1)), self.rate, first,
-                       torch.stack([t[2] for t in truth], 1))
+        gt, lr_clean, velocity = (torch.stack(parts, 1) for parts in zip(*truth))
+        return Segment(blocks, gt, lr_clean, self.rate, first, velocity)
 
 
 def validation_segments(pool: SourcePool, scale: int, lr_size: int = 64, num_blocks: int = 45, streams: int = 8,

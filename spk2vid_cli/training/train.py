@@ -135,13 +135,13 @@ class Trainer:
                                       if getattr(options, name) is None})
         if options.config not in CONFIGS and model_config is None:
             raise InputError(f"--config {options.config}: unknown; use one of {', '.join(CONFIGS)}")
-        if options.velocity_weight and not (model_config or CONFIGS[options.config]).compensate:
-            raise InputError(f"--velocity-weight: {options.config} has no velocity read-out; use a compensating "
-                             "configuration (x1-lite) or leave it out")
         if options.loss not in LOSSES:
             raise InputError(f"--loss {options.loss}: unknown; use one of {', '.join(LOSSES)}")
         self.options, self.say = options, say if self.rank == 0 else (lambda text: None)
         self.model_config = model_config or CONFIGS[options.config]
+        if options.velocity_weight and not self.model_config.compensate:
+            raise InputError(f"--velocity-weight: {self.model_config.name} has no velocity read-out; use a "
+                             "compensating configuration (x1-lite) or leave it out")
         torch.manual_seed(options.seed)
         # channels-last like inference (the network turns its input so): about 18 % faster steps on a CPU
         self.net = Spk2VidNet(self.model_config).to(self.device, memory_format=torch.channels_last)
