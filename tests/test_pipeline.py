@@ -94,7 +94,17 @@ class CtrlCTFP(TFP):
         return image
 
 
+@pytest.fixture
+def python_ctrl_c():
+    """Python's own SIGINT handler for the test, also where pytest inherited SIGINT ignored (started as
+    a background job of a script), where a second Ctrl-C would do nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("presses", [1, 2])
+@pytest.mark.usefixtures("python_ctrl_c")
 def test_ctrl_c_stops_at_a_block_boundary_and_twice_at_once(recording, tmp_path, presses):
     handler_before, threads_before = signal.getsignal(signal.SIGINT), threading.active_count()
     tfp = CtrlCTFP(presses, at=3)
