@@ -20,8 +20,9 @@ that does not exist yet is replaced by the layer's current input.
 A block reaches w frames either side of its centre (10 for 21-frame blocks, 20 for x1-lite's 41),
 so a moving scene is blurred inside each block before any alignment. `compensate` shifts frame k of
 block i by V_{i-1} * (k - w) before extraction (and in the skip), V_{i-1} being a learned linear
-read-out of the motion RP-I found between the previous two blocks (constant velocity). The read-out starts at zero: a compensating
-network starts as exactly the network without it, so it warm-starts from its weights.
+read-out of the motion RP-I found between the previous two blocks (constant velocity). The read-out
+starts at zero: a compensating network starts as exactly the network without it, so it warm-starts
+from its weights.
 """
 
 import math

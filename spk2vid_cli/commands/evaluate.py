@@ -111,20 +111,22 @@ def _synthetic(folder: Path, scale: int, choices: dict[int, dict[str, Path]], de
     from spk2vid_cli.net import resolve_device
     from spk2vid_cli.training.evaluate import synthetic_scores
     from spk2vid_cli.training.sources import SourcePool
-    from spk2vid_cli.training.synth import validation_segments
+    from spk2vid_cli.training.synth import Segment, validation_segments
     from spk2vid_model.weights import load_weights
 
     nets = {label: load_weights(path)[0] for label, path in choices.get(scale, {}).items()}
     pool = SourcePool(folder, "val")
     # blocks as wide as the widest network's; a narrower one reads the middle of each (same centres)
     window = max((net.config.window for net in nets.values()), default=WINDOW)
-    segments = {"synthetic-val": validation_segments(pool, scale, window=window, stride=STRIDE)}
+
+    def cut(source: SourcePool, supersample: int = 1) -> Segment:
+        return validation_segments(source, scale, window=window, stride=STRIDE, supersample=supersample)
+
+    segments = {"synthetic-val": cut(pool)}
     if pool.clips:  # the slice with real frame-to-frame motion: held-out clips only
-        segments["synthetic-video"] = validation_segments(SourcePool.from_arrays([], pool.clips), scale,
-                                                          window=window, stride=STRIDE)
+        segments["synthetic-video"] = cut(SourcePool.from_arrays([], pool.clips))
     if scale == 1:  # a sensor sees more detail per pixel than a 1:1 crop of a photo: render at 4x, downscale
-        segments["synthetic-dense"] = validation_segments(pool, scale, window=window, stride=STRIDE,
-                                                          supersample=DENSE_SUPERSAMPLE)
+        segments["synthetic-dense"] = cut(pool, DENSE_SUPERSAMPLE)
     return synthetic_scores(segments, nets, scale, STRIDE, resolve_device(device))
 
 
