@@ -182,11 +182,32 @@ def test_warm_start_takes_every_matching_tensor_and_is_recorded(tmp_path, pools)
     source = Spk2VidNet(replace(TINY, scale=1))  # another scale: only the upsampler differs
     save_weights(source, tmp_path / "x1.pt", {}, half=False)
     net = Spk2VidNet(TINY)
-    taken = warm_start(net, tmp_path / "x1.pt")
+    taken, fresh = warm_start(net, tmp_path / "x1.pt")
     assert taken["tensors"] + taken["fresh"] == len(net.state_dict()) and taken["fresh"] == 2
+    assert fresh == ["upsample.0.weight", "upsample.0.bias"]
     assert torch.equal(net.first.fuse[0].weight, source.first.fuse[0].weight)
     run = trainer(options(tmp_path, steps=1, init=tmp_path / "x1.pt"), pools)
     assert run.run()["sessions"][0]["warm_start"]["tensors"] == taken["tensors"]
+
+
+def test_fresh_tensors_learn_at_their_own_rate_and_keep_it_on_resume(tmp_path, pools):
+    """--fresh-lr-factor: the tensors --init did not supply form a second Adam group; a resumed run
+    rebuilds the same groups and continues exactly."""
+    save_weights(Spk2VidNet(replace(TINY, scale=1)), tmp_path / "x1.pt", {}, half=False)
+    opts = options(tmp_path / "a", init=tmp_path / "x1.pt", fresh_lr_factor=10.0, lr_step=100)
+    whole = trainer(opts, pools)
+    assert [len(g["params"]) for g in whole.optimizer.param_groups] == [len(list(whole.net.parameters())) - 2, 2]
+    assert [g["lr"] for g in whole.optimizer.param_groups] == [1e-3, 1e-2]
+    whole.run()
+    first = trainer(replace(opts, out=tmp_path / "b" / "run", steps=2), pools)
+    first.run()
+    resumed = trainer(replace(opts, out=tmp_path / "b" / "run", init=None, resume=tmp_path / "b" / "run"), pools)
+    assert [g["lr"] for g in resumed.optimizer.param_groups] == [1e-3, 1e-2]
+    resumed.run()
+    for a, b in zip(whole.net.parameters(), resumed.net.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    plain = trainer(replace(opts, out=tmp_path / "c", fresh_lr_factor=1.0), pools)
+    assert len(plain.optimizer.param_groups) == 1
 
 
 def test_the_command_line_is_made_from_train_options(tmp_path, capsys, monkeypatch):

@@ -67,6 +67,10 @@ OPTIONS = {
         min=0.0, rich_help_panel=RECIPE,
         help="Compensating networks (x1-lite): loss weight of the velocity read-out's error against the "
              "streams' true motion, in pixels per block (0: learnt from the image loss only)."),
+    "fresh_lr_factor": typer.Option(
+        min=0.0, rich_help_panel=RECIPE,
+        help="With --init: learning-rate factor of the tensors the weights did not supply (new parts of the "
+             "network), so they catch up with the warm-started rest."),
     "max_minutes": typer.Option(
         min=0.0, rich_help_panel=SCHEDULE, help="Stop cleanly (with a checkpoint) after this much training time."),
     "val_every": typer.Option(min=1, rich_help_panel=SCHEDULE, help="Steps between validations."),

@@ -44,6 +44,7 @@ class TrainOptions:
     quiet_share: float = 0.0
     max_speed: float = MAX_SPEED
     velocity_weight: float = 0.0
+    fresh_lr_factor: float = 1.0
     seed: int = 0
 
     def data_shape(self) -> dict:

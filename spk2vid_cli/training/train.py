@@ -145,10 +145,9 @@ class Trainer:
         torch.manual_seed(options.seed)
         # channels-last like inference (the network turns its input so): about 18 % faster steps on a CPU
         self.net = Spk2VidNet(self.model_config).to(self.device, memory_format=torch.channels_last)
-        self.warm_start = None if options.init is None else warm_start(self.net, options.init)
+        self.warm_start, fresh = (None, []) if options.init is None else warm_start(self.net, options.init)
         self.ema = copy.deepcopy(self.net).requires_grad_(False).eval()
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=options.lr)
-        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, options.lr_step, options.lr_gamma)
+        self._build_optimizer(fresh if options.fresh_lr_factor != 1 else [])
         self.autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext()
         self.train_pool = train_pool or SourcePool(options.data, "train")
         self.val_pool = val_pool or SourcePool(options.data, "val")
@@ -284,7 +283,7 @@ class Trainer:
                   "step": self.step, "seconds": self.elapsed(), "sessions": self.sessions,
                   "validation": self.validation, "net": self.net.state_dict(), "ema": self.ema.state_dict(),
                   "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                  "processes": processes}
+                  "fresh": self.fresh, "processes": processes}
         partial = path.with_name(path.name + ".partial")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -294,6 +293,17 @@ class Trainer:
             partial.unlink(missing_ok=True)
             raise OutputError(f"{path}: cannot write the checkpoint ({err.strerror or err}); check space") from None
         return path
+
+    def _build_optimizer(self, fresh: list[str]) -> None:
+        """Adam over the network, the `fresh` tensors in a group of their own at lr x fresh_lr_factor."""
+        opts = self.options
+        groups = [{"params": [p for name, p in self.net.named_parameters() if name not in fresh]}]
+        if fresh:
+            groups.append({"params": [p for name, p in self.net.named_parameters() if name in fresh],
+                           "lr": opts.lr * opts.fresh_lr_factor})
+        self.fresh = fresh
+        self.optimizer = torch.optim.Adam(groups, lr=opts.lr)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, opts.lr_step, opts.lr_gamma)
 
     def _load(self, where: Path) -> None:
         path = Path(where) / CHECKPOINT if Path(where).is_dir() else Path(where)
@@ -308,6 +318,7 @@ class Trainer:
                              f"pass --config {record['model_config']['name']}")
         self.net.load_state_dict(record["net"])  # a resumed run continues; --init is ignored
         self.ema.load_state_dict(record["ema"])
+        self._build_optimizer(record.get("fresh", []))  # the groups the run was started with
         self.optimizer.load_state_dict(record["optimizer"])
         self.scheduler.load_state_dict(record["scheduler"])
         self.step, self.seconds = record["step"], record["seconds"]
@@ -420,7 +431,7 @@ class Trainer:
             "recipe": {key: getattr(opts, key) for key in ("batch", "segment", "stream_blocks", "crop", "lr",
                                                            "lr_step", "lr_gamma", "ema", "render_step", "seed",
                                                            "bright_weight", "supersample", "quiet_share",
-                                                           "max_speed", "velocity_weight")}
+                                                           "max_speed", "velocity_weight", "fresh_lr_factor")}
                       | {"loss": f"{opts.loss} on intensity (firing rate / rate)", "optimizer": "Adam",
                          "precision": "bf16 autocast" if self.device.type == "cuda" else "fp32"},
             "validation": self.validation,
@@ -434,15 +445,17 @@ def velocity_error(velocity: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     return (velocity - truth.nan_to_num()).abs().mul(STRIDE)[known].sum() / known.sum().clamp_min(1)
 
 
-def warm_start(net: Spk2VidNet, path: Path) -> dict:
+def warm_start(net: Spk2VidNet, path: Path) -> tuple[dict, list[str]]:
     """Copy into `net` every tensor of the weights at `path` whose name and shape match; returns
-    what was taken (the file, tensors copied and left at their initialisation)."""
+    what was taken (the file, tensors copied and left at their initialisation) and the names of the
+    parameters left at their initialisation."""
     source, _ = load_weights(path)
     theirs, mine = source.state_dict(), net.state_dict()
     taken = {name: tensor for name, tensor in theirs.items()
              if name in mine and mine[name].shape == tensor.shape}
     net.load_state_dict(taken, strict=False)
-    return {"from": str(path), "tensors": len(taken), "fresh": len(mine) - len(taken)}
+    fresh = [name for name, _ in net.named_parameters() if name not in taken]
+    return {"from": str(path), "tensors": len(taken), "fresh": len(mine) - len(taken)}, fresh
 
 
 def read_checkpoint(path: Path) -> dict:
