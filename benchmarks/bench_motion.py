@@ -3,12 +3,13 @@
 Run it where spk2vid is installed (`pip install -e .`):
 
     python benchmarks/bench_motion.py [--images A.png B.png] [--scale 1] [--weights W.pt ...]
-        [--speeds 0 0.05 0.1 0.15 0.2 0.3] [--run-up 1 3 14] [--json]
+        [--speeds 0 0.05 0.1 0.15 0.2 0.3] [--run-up 1 3 14] [--lens-blur 0] [--json]
 
 Each image (default: the two REDS_BASE ground-truth frames in ../shared, grey) slides sideways at a
 constant speed, in sensor pixels per spike frame, past an ideal integrate-and-fire sensor (rate 0.6,
 no noise, random initial charge, seed 0); at `--scale` N the image is the ground truth and the
-sensor sees it area-downscaled by N. The ground truth is the image itself at spike frame 150. Each
+sensor sees it area-downscaled by N, and with `--lens-blur` S through a Gaussian lens blur of sigma
+S sensor pixels (REDS_BASE's spikes see its ground truth about as with 0.5). The ground truth is the image itself at spike frame 150. Each
 network runs from `run-up` blocks before that frame (blocks of its window every 10 frames, state
 carried over), so the table shows both how one block suffers from motion inside it and how much the
 recurrent history adds. TFP21 / TFP41 (bicubic at xN) look at frame 150 only. PSNR in dB, mean over
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 
 from spk2vid_cli.classical import TFP
 from spk2vid_cli.net import NetReconstructor
-from spk2vid_cli.simulate import area_downscale, integrate_and_fire
+from spk2vid_cli.simulate import area_downscale, integrate_and_fire, lens_blur
 from spk2vid_cli.training.evaluate import read_gt_image
 from spk2vid_cli.training.metrics import psnr
 from spk2vid_cli.windows import Block
@@ -40,15 +41,18 @@ REDS_GT = REPO.parent / "shared" / "real" / "chenkang455_Spike-Zoo" / "reds_base
 RATE, CENTRE = 0.6, 150
 
 
-def sliding_stream(image: torch.Tensor, speed: float, frames: int, scale: int, seed: int = 0) -> np.ndarray:
+def sliding_stream(image: torch.Tensor, speed: float, frames: int, scale: int, seed: int = 0,
+                   blur: float = 0.0) -> np.ndarray:
     """Spikes (frames, h, w) of `image` (H, W) moving right by `speed` sensor pixels per frame,
-    in place at frame CENTRE (bilinear resampling, edges repeated)."""
+    in place at frame CENTRE (bilinear resampling, edges repeated), seen through a lens blur of
+    sigma `blur` sensor pixels."""
     height, width = image.shape
     shifts = ((CENTRE - torch.arange(frames)) * speed * scale).view(frames, 1, 1).expand(frames, height, width)
     grid = shifted_grid(torch.zeros_like(shifts), shifts, torch.float32)
     moving = F.grid_sample(image.expand(frames, 1, height, width), grid, mode="bilinear", padding_mode="border",
                            align_corners=False)[:, 0]
-    spikes, _ = integrate_and_fire(area_downscale(moving, scale)[None], RATE,
+    seen = lens_blur(area_downscale(moving, scale)[None], torch.tensor([blur]))
+    spikes, _ = integrate_and_fire(seen, RATE,
                                    generator=torch.Generator().manual_seed(seed))
     return spikes[0].numpy()
 
@@ -75,6 +79,7 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, nargs="+", help="default: the bundled weights of --scale")
     parser.add_argument("--speeds", type=float, nargs="+", default=[0, 0.05, 0.1, 0.15, 0.2, 0.3])
     parser.add_argument("--run-up", type=int, nargs="+", default=[1, 3, 14], help="blocks before the scored one, plus 1")
+    parser.add_argument("--lens-blur", type=float, default=0.0, help="sigma of the sensor's lens blur, sensor pixels")
     parser.add_argument("--json", action="store_true", help="print the table as JSON")
     args = parser.parse_args()
     if not args.images:
@@ -92,7 +97,7 @@ def main() -> None:
     for speed in args.speeds:
         sums = dict.fromkeys(columns, 0.0)
         for truth in truths:
-            stream = sliding_stream(truth, speed, frames, args.scale)
+            stream = sliding_stream(truth, speed, frames, args.scale, blur=args.lens_blur)
             for name, net in nets.items():
                 for n in args.run_up:
                     sums[f"{name} @{n}"] += score(run_network(net, stream, n), truth, args.scale)
@@ -102,10 +107,11 @@ def main() -> None:
                 sums[f"TFP{window}"] += score(TFP(args.scale, window).reconstruct(block), truth, args.scale)
         table[speed] = {column: value / len(truths) for column, value in sums.items()}
     if args.json:
-        print(json.dumps({"images": [str(p) for p in args.images], "scale": args.scale, "psnr": table}, indent=1))
+        print(json.dumps({"images": [str(p) for p in args.images], "scale": args.scale, "lens_blur": args.lens_blur,
+                          "psnr": table}, indent=1))
         return
-    print(f"PSNR (dB) vs speed (sensor px per spike frame), x{args.scale}, mean of {len(truths)} images; "
-          "@n = run-up of n blocks")
+    print(f"PSNR (dB) vs speed (sensor px per spike frame), x{args.scale}, mean of {len(truths)} images, "
+          f"lens blur {args.lens_blur:g}; @n = run-up of n blocks")
     print(" | ".join(["speed"] + columns))
     for speed, row in table.items():
         print(" | ".join([f"{speed:g}"] + [f"{row[c]:.2f}" for c in columns]))

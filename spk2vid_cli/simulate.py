@@ -10,7 +10,9 @@ Sensor model, per pixel and spike frame t (FORMATS.md, "Simulation conventions")
 
 with intensity in [0, 1] (luminance), `rate` the conversion rate (expected spikes per frame at
 intensity 1), a per-pixel threshold 1 + N(0, threshold_std) and a random initial charge in
-[0, threshold). The charge never drops below 0 (noise cannot drain an empty pixel).
+[0, threshold). The charge never drops below 0 (noise cannot drain an empty pixel). Optionally the
+sensor sees the scene through a lens: a Gaussian blur of the intensity (`lens_blur`), while the
+ground truth stays sharp.
 
 Random numbers come from an optional `torch.Generator`, which must live on the same device as
 the tensors it fills; the same generator state gives the same spikes.
@@ -71,6 +73,20 @@ def area_downscale(x: Tensor, factor: int) -> Tensor:
         return x
     pooled = F.avg_pool2d(x.reshape(-1, 1, *x.shape[-2:]), factor)
     return pooled.reshape(*x.shape[:-2], *pooled.shape[-2:])
+
+
+def lens_blur(frames: Tensor, sigma: Tensor) -> Tensor:
+    """Blur (B, T, H, W) frames by a Gaussian point-spread function of `sigma` (B,) pixels per
+    stream (0: unchanged), borders replicated: the lens and pixel crosstalk in front of a sensor."""
+    radius = max(1, math.ceil(3 * float(sigma.max())))
+    taps = torch.arange(-radius, radius + 1, dtype=frames.dtype, device=frames.device)
+    kernel = torch.exp(-0.5 * (taps / sigma.to(frames.dtype).clamp_min(1e-3)[:, None]) ** 2)
+    kernel = kernel / kernel.sum(1, keepdim=True)                          # (B, 2r+1)
+    x = frames.transpose(0, 1)                                             # streams as channels
+    batch = x.shape[1]
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), kernel[:, None, None, :], groups=batch)
+    x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), kernel[:, None, :, None], groups=batch)
+    return x.transpose(0, 1)
 
 
 def pixel_thresholds(
@@ -214,6 +230,7 @@ class SensorModel:
     threshold_std: float = 0.0
     dark_current: float = 0.0
     noise_std: float = 0.0
+    lens_blur: float = 0.0  # Gaussian sigma in front of the sensor, sensor pixels; the ground truth stays sharp
 
 
 @dataclass(frozen=True)
@@ -342,6 +359,8 @@ def _spike_chunks(
         for t in sorted(gt_frames.intersection(range(done, done + len(hr)))):
             keep_gt(hr[t - done] * sensor.rate)
         low = area_downscale(hr, downscale)[None]
+        if sensor.lens_blur:
+            low = lens_blur(low, torch.tensor([sensor.lens_blur]))
         spikes, charge = integrate_and_fire(low, sensor.rate, threshold=thresholds, dark_current=sensor.dark_current,
                                             noise_std=sensor.noise_std, charge=charge, generator=generator)
         done += len(hr)
@@ -433,6 +452,7 @@ def _check_settings(sensor: SensorModel, downscale: int, subframes: int, frames:
         (sensor.threshold_std >= 0, f"--threshold-std must be >= 0, got {sensor.threshold_std}"),
         (sensor.dark_current >= 0, f"--dark-current must be >= 0, got {sensor.dark_current}"),
         (sensor.noise_std >= 0, f"--noise must be >= 0, got {sensor.noise_std}"),
+        (sensor.lens_blur >= 0, f"--lens-blur must be >= 0, got {sensor.lens_blur}"),
         (downscale >= 1, f"--downscale must be at least 1, got {downscale}"),
         (subframes >= 1, f"--subframes must be at least 1, got {subframes}"),
         (frames is None or frames >= 1, f"--frames must be at least 1, got {frames}"),

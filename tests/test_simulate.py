@@ -12,6 +12,7 @@ from spk2vid_cli.errors import EXIT_OK, EXIT_OUTPUT, EXIT_USAGE, InputError
 from spk2vid_cli.simulate import (
     area_downscale,
     integrate_and_fire,
+    lens_blur,
     SensorModel,
     pixel_thresholds,
     simulate_file,
@@ -99,6 +100,19 @@ def test_area_downscale_is_the_exact_area_mean():
     ragged = torch.arange(5 * 7, dtype=torch.float32).reshape(1, 1, 5, 7)  # last row and column cropped
     assert torch.equal(area_downscale(ragged, 3), torch.tensor([[[[8.0, 11.0]]]]))
     assert torch.equal(area_downscale(x, 1), x)
+
+
+def test_lens_blur_is_a_normalised_gaussian_per_stream():
+    point = torch.zeros(2, 1, 9, 9)
+    point[:, :, 4, 4] = 1.0
+    blurred = lens_blur(point, torch.tensor([0.0, 0.8]))
+    assert torch.equal(blurred[0], point[0])                       # sigma 0: unchanged
+    assert float(blurred[1].sum()) == pytest.approx(1.0, abs=1e-6)  # light is kept
+    row = blurred[1, 0, 4]                                         # radius: 3 sigma, rounded up
+    assert torch.allclose(row[1:-1] / row[4], torch.exp(-0.5 * (torch.arange(-3.0, 4.0) / 0.8) ** 2), atol=1e-5)
+    assert float(row[0]) == float(row[-1]) == 0.0
+    flat = torch.full((1, 2, 5, 6), 0.3)
+    assert torch.allclose(lens_blur(flat, torch.tensor([0.6])), flat)   # replicated borders: no dark rim
 
 
 def test_to_luminance_scales_and_weights_channels():
@@ -196,6 +210,27 @@ def test_simulate_is_deterministic_per_seed(still, tmp_path):
         simulate_file(still, tmp_path / name / "s.dat", frames=30, seed=seed, sensor=SensorModel(noise_std=0.05))
     data = {name: (tmp_path / name / "s.dat").read_bytes() for name in "abc"}
     assert data["a"] == data["b"] != data["c"]
+
+
+def test_lens_blur_softens_the_spikes_and_leaves_the_ground_truth(still, tmp_path, capsys):
+    """A still seen through --lens-blur fires at the rate of the blurred image; its ground truth is sharp."""
+    rates, truths = {}, {}
+    for blur in ("0", "1.5"):
+        out, gt = tmp_path / blur / "s.dat", tmp_path / blur / "gt.tif"
+        code, _, _ = run_cli(capsys, "simulate", still, "-o", out, "--frames", "400", "--speed", "0", "--rate", "0.8",
+                             "--lens-blur", blur, "--save-gt", gt, "--quiet")
+        assert code == EXIT_OK and read_config(out.parent)["lens_blur"] == float(blur)
+        with open_recording(out) as recording:
+            rates[blur] = torch.from_numpy(recording.frames(0, 400).mean(0, dtype=np.float32))
+        truths[blur] = tifffile.imread(gt)
+    assert np.array_equal(truths["0"], truths["1.5"])
+    sharp = torch.from_numpy(truths["0"][0])               # intensity x rate
+    assert torch.allclose(rates["0"], sharp, atol=1 / 400 + 1e-6)
+    expected = lens_blur(sharp[None, None], torch.tensor([1.5]))[0, 0]
+    assert torch.allclose(rates["1.5"], expected, atol=1 / 400 + 1e-6)
+    assert float((rates["1.5"] - sharp).abs().max()) > 0.05
+    code, _, err = run_cli(capsys, "simulate", still, "-o", tmp_path / "x.dat", "--lens-blur", "-1", "--quiet")
+    assert code == EXIT_USAGE and "--lens-blur must be >= 0" in err
 
 
 def test_image_folder_blends_subframes_and_video_reads(tmp_path):

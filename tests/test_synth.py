@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from spk2vid_cli.errors import InputError
-from spk2vid_cli.simulate import area_downscale, similarity_matrices
+from spk2vid_cli.simulate import area_downscale, lens_blur, similarity_matrices
 from spk2vid_cli.training.sources import SourcePool
-from spk2vid_cli.training.synth import (LEG_FRAMES, QUIET_SENSOR, ClipScene, StreamBatch, Trajectory, fold,
+from spk2vid_cli.training.synth import (LEG_FRAMES, QUIET_SENSOR, ClipScene, Segment, StreamBatch, Trajectory, fold,
                                         pose_matrices, pose_parameters, validation_segments, view_flow)
 from spk2vid_model.dcn import shifted_grid
 from spk2vid_model.geometry import STRIDE
@@ -105,6 +105,26 @@ def test_max_speed_sets_how_fast_still_scenes_move(pool):
     assert float(change(1.0)) > 1.5 * float(change(0.5)) > 0   # slow enough not to decorrelate the texture
     with pytest.raises(InputError, match="--max-speed -1"):
         streams(pool, max_speed=-1.0)
+
+
+def test_lens_blur_softens_what_the_sensor_sees_not_the_ground_truth(pool):
+    """Same scenes with and without a lens: equal ground truth; through it, a still scene fires at
+    the rate of its clean frame blurred by the stream's own sigma."""
+    def still(blur: float) -> tuple[StreamBatch, Segment]:
+        batch = streams(pool, seed=4, batch=4, motion="none", sensor=QUIET_SENSOR, max_blur=blur)
+        return batch, batch.next_segment(40)
+
+    (_, sharp), (lens, soft) = still(0.0), still(1.0)
+    assert torch.equal(sharp.gt, soft.gt) and torch.equal(sharp.lr_clean, soft.lr_clean)
+    assert bool((lens.blur > 0).all() and (lens.blur <= 1).all()) and lens.blur.unique().numel() == 4
+    firing_rate = soft.blocks[:, :, :10].flatten(1, 2).mean(dim=1)   # frames 0..399
+    expected = lens_blur(soft.lr_clean[:, 0], lens.blur)[:, 0]
+    assert torch.allclose(firing_rate, expected, atol=1.0 / 400)
+    assert not torch.allclose(firing_rate, soft.lr_clean[:, 0, 0], atol=1.0 / 400)
+    assert torch.equal(streams(pool, seed=4, max_blur=0.0).next_segment(2).blocks,
+                       streams(pool, seed=4).next_segment(2).blocks)   # 0: the streams as before
+    with pytest.raises(InputError, match="--lens-blur -1"):
+        streams(pool, max_blur=-1.0)
 
 
 def test_fold_bounces_between_limits():

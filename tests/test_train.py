@@ -257,3 +257,15 @@ def test_quiet_share_draws_ideal_sensors_for_that_share_of_stream_sets(tmp_path,
 
     assert all(sensors(1.0)) and not any(sensors(0.0))
     assert 0 < sum(sensors(0.5)) < 16
+
+
+def test_lens_blur_reaches_every_set_of_streams_and_the_recipe(tmp_path, pools):
+    run = trainer(options(tmp_path, lens_blur=0.6, stream_blocks=2, segment=2), pools)
+    sigmas = []
+    for _ in range(4):
+        run.train_step()
+        sigmas.append(run.streams.batch.blur)
+    assert all(s is not None and bool((s >= 0).all() and (s <= 0.6).all()) for s in sigmas)
+    assert not torch.equal(sigmas[0], sigmas[-1])               # new sets of streams draw new lenses
+    assert run.summary()["recipe"]["lens_blur"] == 0.6
+    assert trainer(options(tmp_path), pools).streams.batch.blur is None

@@ -36,6 +36,8 @@ def simulate(
     threshold_std: float = typer.Option(0.0, help="Per-pixel threshold variation (std around 1)."),
     dark_current: float = typer.Option(0.0, help="Charge added per frame with no light."),
     noise: float = typer.Option(0.0, help="Charge noise std per frame."),
+    lens_blur: float = typer.Option(
+        0.0, help="Gaussian lens blur in front of the sensor, sigma in sensor pixels (the ground truth stays sharp)."),
     seed: int = typer.Option(0, help="Random seed (same seed, same spikes)."),
     save_gt: Path | None = typer.Option(None, help="Also write the HR ground truth at block centres (TIFF)."),
     gt_window: int = typer.Option(WINDOW, help="Ground-truth block window (as convert's --window)."),
@@ -57,7 +59,8 @@ def simulate(
         result = simulate_file(
             source,
             output,
-            sensor=SensorModel(rate=rate, threshold_std=threshold_std, dark_current=dark_current, noise_std=noise),
+            sensor=SensorModel(rate=rate, threshold_std=threshold_std, dark_current=dark_current, noise_std=noise,
+                               lens_blur=lens_blur),
             downscale=downscale,
             subframes=subframes,
             size=_parse_size(size),

@@ -63,6 +63,11 @@ OPTIONS = {
         min=0.0, rich_help_panel=RECIPE,
         help="Largest camera and foreground speed, sensor pixels per block of 10 spike frames "
              "(each leg of motion draws its speeds up to it)."),
+    "lens_blur": typer.Option(
+        min=0.0, rich_help_panel=RECIPE,
+        help="Each stream's sensor sees its scene through a Gaussian lens blur of sigma up to this many "
+             "sensor pixels (drawn per stream); the ground truth stays sharp, so the network learns to "
+             "undo the blur of real optics."),
     "velocity_weight": typer.Option(
         min=0.0, rich_help_panel=RECIPE,
         help="Compensating networks (x1-lite): loss weight of the velocity read-out's error against the "

@@ -43,6 +43,7 @@ class TrainOptions:
     supersample: int = 1
     quiet_share: float = 0.0
     max_speed: float = MAX_SPEED
+    lens_blur: float = 0.0
     velocity_weight: float = 0.0
     fresh_lr_factor: float = 1.0
     seed: int = 0
@@ -51,4 +52,5 @@ class TrainOptions:
         """The options that decide what the streams look like: resuming keeps the data position only if equal."""
         return {"batch": self.batch, "segment": self.segment, "stream_blocks": self.stream_blocks,
                 "crop": self.crop, "render_step": self.render_step, "supersample": self.supersample,
-                "quiet_share": self.quiet_share, "max_speed": self.max_speed}
+                "quiet_share": self.quiet_share, "max_speed": self.max_speed,
+                **({"lens_blur": self.lens_blur} if self.lens_blur else {})}

@@ -40,7 +40,7 @@ import torch
 from torch import Tensor
 
 from spk2vid_cli.errors import InputError
-from spk2vid_cli.simulate import (area_downscale, integrate_and_fire, pixel_thresholds, similarity_matrices,
+from spk2vid_cli.simulate import (area_downscale, integrate_and_fire, lens_blur, pixel_thresholds, similarity_matrices,
                                   smooth_camera_path, view_thetas, warp_frames)
 from spk2vid_cli.training.options import MAX_SPEED
 from spk2vid_cli.training.sources import SourcePool
@@ -243,12 +243,14 @@ class StreamBatch:
     CPU rendering about 5x cheaper, with at most 1 LR pixel of motion between renders.
     `supersample`: render at this many times the ground-truth resolution (see the module doc).
     `max_speed`: largest camera and foreground speed, LR pixels per block (speeds are drawn up to it).
+    `max_blur`: each stream's sensor sees its scene through a Gaussian lens blur of sigma drawn from
+    [0, max_blur] LR pixels; the ground truth (and `lr_clean`) stay sharp, so a network learns to undo it.
     """
 
     def __init__(self, pool: SourcePool, batch: int, scale: int, lr_size: int = 64, window: int = WINDOW,
                  stride: int = STRIDE, device: torch.device | str = "cpu", generator: torch.Generator | None = None,
                  motion: str = "auto", sensor: SensorRanges = SensorRanges(), render_step: int = 1,
-                 supersample: int = 1, max_speed: float = MAX_SPEED):
+                 supersample: int = 1, max_speed: float = MAX_SPEED, max_blur: float = 0.0):
         if motion not in MOTIONS:
             raise ValueError(f"motion must be one of {MOTIONS}, got {motion!r}")
         if window < 1 or window % 2 == 0 or stride < 1:
@@ -260,6 +262,8 @@ class StreamBatch:
             raise InputError(f"--supersample {supersample}: must be at least 1")
         if max_speed < 0:
             raise InputError(f"--max-speed {max_speed}: must be at least 0")
+        if max_blur < 0:
+            raise InputError(f"--lens-blur {max_blur}: must be at least 0")
         self.device = torch.device(device)
         if generator is None:
             generator = torch.Generator(self.device)
@@ -284,6 +288,7 @@ class StreamBatch:
         self.noise_std = self._uniform(sensor.noise_std, 1).item()
         seeds = torch.randint(2**62, (batch,), generator=generator, device=self.device).tolist()
         self.scenes = [self._new_scene(Draws(torch.Generator(self.device).manual_seed(seed))) for seed in seeds]
+        self.blur = self._uniform((0.0, max_blur), batch) if max_blur > 0 else None  # after the scenes: same content
         self._charge: Tensor | None = None
         self._truth: dict[int, tuple[Tensor, Tensor, Tensor]] = {}  # block -> (gt, lr_clean, velocity), not yet returned
         self._last_key = self._render_keys(0, 1)[:, 0]     # LR key frame at spike frame self._rendered
@@ -331,8 +336,9 @@ class StreamBatch:
         return canvas, Trajectory(limits, speed, draw.generator)
 
     def _render_keys(self, first_frame: int, count: int) -> Tensor:
-        """LR (B, count, h, w) of the next `count` key frames (spike frames first_frame, first_frame + step, ...);
-        keeps gt, lr_clean and velocity of the block centres among them."""
+        """LR (B, count, h, w) of the next `count` key frames (spike frames first_frame, first_frame + step, ...)
+        as the sensor sees them (through `max_blur`'s lens); keeps the sharp gt, lr_clean and velocity of
+        the block centres among them."""
         half, rate = self.window // 2, self.rate[:, None, None, None]
         frames = [first_frame + index * self.render_step for index in range(count)]
         centres = [index for index, frame in enumerate(frames) if frame >= half and (frame - half) % self.stride == 0]
@@ -346,7 +352,7 @@ class StreamBatch:
         for order, index in enumerate(centres):
             block = (frames[index] - half) // self.stride
             self._truth[block] = (truth[:, order, None] * rate, lr[:, index, None] * rate, velocity[:, order])
-        return lr
+        return lr if self.blur is None else lens_blur(lr, self.blur)
 
     def _render(self, keys: int) -> None:
         """Render `keys` more key frames; blend and fire the `keys * render_step` spike frames before the last."""

@@ -178,7 +178,7 @@ class Trainer:
         sensor = QUIET_SENSOR if quiet else SensorRanges()
         batch = StreamBatch(self.train_pool, opts.batch, self.model_config.scale, opts.crop, self.model_config.window,
                             STRIDE, self.device, self.generator, sensor=sensor, render_step=opts.render_step,
-                            supersample=supersample, max_speed=opts.max_speed)
+                            supersample=supersample, max_speed=opts.max_speed, max_blur=opts.lens_blur)
         return Streams(batch, start_state)
 
     def _next_segment(self) -> Segment:
@@ -431,7 +431,7 @@ class Trainer:
             "recipe": {key: getattr(opts, key) for key in ("batch", "segment", "stream_blocks", "crop", "lr",
                                                            "lr_step", "lr_gamma", "ema", "render_step", "seed",
                                                            "bright_weight", "supersample", "quiet_share",
-                                                           "max_speed", "velocity_weight", "fresh_lr_factor")}
+                                                           "max_speed", "lens_blur", "velocity_weight", "fresh_lr_factor")}
                       | {"loss": f"{opts.loss} on intensity (firing rate / rate)", "optimizer": "Adam",
                          "precision": "bf16 autocast" if self.device.type == "cuda" else "fp32"},
             "validation": self.validation,
