@@ -80,7 +80,7 @@ def lens_blur(frames: Tensor, sigma: Tensor) -> Tensor:
     stream (0: unchanged), borders replicated: the lens and pixel crosstalk in front of a sensor."""
     radius = max(1, math.ceil(3 * float(sigma.max())))
     taps = torch.arange(-radius, radius + 1, dtype=frames.dtype, device=frames.device)
-    kernel = torch.exp(-0.5 * (taps / sigma.to(frames.dtype).clamp_min(1e-3)[:, None]) ** 2)
+    kernel = torch.exp(-0.5 * (taps / sigma.to(frames.device, frames.dtype).clamp_min(1e-3)[:, None]) ** 2)
     kernel = kernel / kernel.sum(1, keepdim=True)                          # (B, 2r+1)
     x = frames.transpose(0, 1)                                             # streams as channels
     batch = x.shape[1]
