@@ -9,10 +9,10 @@ Each image (default: the two REDS_BASE ground-truth frames in ../shared, grey) s
 constant speed, in sensor pixels per spike frame, past an ideal integrate-and-fire sensor (rate 0.6,
 no noise, random initial charge, seed 0); at `--scale` N the image is the ground truth and the
 sensor sees it area-downscaled by N, and with `--lens-blur` S through a Gaussian lens blur of sigma
-S sensor pixels (REDS_BASE's spikes see its ground truth about as with 0.5). The ground truth is the image itself at spike frame 150. Each
-network runs from `run-up` blocks before that frame (blocks of its window every 10 frames, state
-carried over), so the table shows both how one block suffers from motion inside it and how much the
-recurrent history adds. TFP21 / TFP41 (bicubic at xN) look at frame 150 only. PSNR in dB, mean over
+S sensor pixels (REDS_BASE's spikes see its ground truth about as with 0.5). The ground truth is the
+image itself at spike frame 150. Each network runs from `run-up` blocks before that frame (blocks of
+its window every 10 frames, state carried over), so the table shows both how one block suffers from
+motion inside it and how much the recurrent history adds. TFP21 / TFP41 (bicubic at xN) look at frame 150 only. PSNR in dB, mean over
 the images, of intensity = output / 0.6 clipped to [0, 1].
 """
 
@@ -52,8 +52,7 @@ def sliding_stream(image: torch.Tensor, speed: float, frames: int, scale: int, s
     moving = F.grid_sample(image.expand(frames, 1, height, width), grid, mode="bilinear", padding_mode="border",
                            align_corners=False)[:, 0]
     seen = lens_blur(area_downscale(moving, scale)[None], torch.tensor([blur]))
-    spikes, _ = integrate_and_fire(seen, RATE,
-                                   generator=torch.Generator().manual_seed(seed))
+    spikes, _ = integrate_and_fire(seen, RATE, generator=torch.Generator().manual_seed(seed))
     return spikes[0].numpy()
 
 

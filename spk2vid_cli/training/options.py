@@ -53,4 +53,5 @@ class TrainOptions:
         return {"batch": self.batch, "segment": self.segment, "stream_blocks": self.stream_blocks,
                 "crop": self.crop, "render_step": self.render_step, "supersample": self.supersample,
                 "quiet_share": self.quiet_share, "max_speed": self.max_speed,
+                # listed only when set, so checkpoints from before the option resume in place
                 **({"lens_blur": self.lens_blur} if self.lens_blur else {})}
