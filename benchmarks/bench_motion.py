@@ -3,13 +3,14 @@
 Run it where spk2vid is installed (`pip install -e .`):
 
     python benchmarks/bench_motion.py [--images A.png B.png] [--scale 1] [--weights W.pt ...]
-        [--speeds 0 0.05 0.1 0.15 0.2 0.3] [--run-up 1 3 14] [--lens-blur 0] [--json]
+        [--speeds 0 0.05 0.1 0.15 0.2 0.3] [--run-up 1 3 14] [--lens-blur 0] [--tell] [--json]
 
 Each image (default: the two REDS_BASE ground-truth frames in ../shared, grey) slides sideways at a
 constant speed, in sensor pixels per spike frame, past an ideal integrate-and-fire sensor (rate 0.6,
 no noise, random initial charge, seed 0); at `--scale` N the image is the ground truth and the
 sensor sees it area-downscaled by N, and with `--lens-blur` S through a Gaussian lens blur of sigma
-S sensor pixels (REDS_BASE's spikes see its ground truth about as with 0.5). The ground truth is the
+S sensor pixels (REDS_BASE's spikes see its ground truth about as with 0.5); `--tell` adds a
+"NAME told" column for each network that takes the blur (x1-lite), told S. The ground truth is the
 image itself at spike frame 150. Each network runs from `run-up` blocks before that frame (blocks of
 its window every 10 frames, state carried over), so the table shows both how one block suffers from
 motion inside it and how much the recurrent history adds. TFP21 / TFP41 (bicubic at xN) look at frame 150 only. PSNR in dB, mean over
@@ -34,7 +35,7 @@ from spk2vid_cli.training.metrics import psnr
 from spk2vid_cli.windows import Block
 from spk2vid_model.dcn import shifted_grid
 from spk2vid_model.geometry import CLASSICAL_WINDOW, STRIDE
-from spk2vid_model.weights import bundled_weights
+from spk2vid_model.weights import bundled_weights, load_weights
 
 REPO = Path(__file__).resolve().parents[1]
 REDS_GT = REPO.parent / "shared" / "real" / "chenkang455_Spike-Zoo" / "reds_base" / "gt"
@@ -79,12 +80,18 @@ def main() -> None:
     parser.add_argument("--speeds", type=float, nargs="+", default=[0, 0.05, 0.1, 0.15, 0.2, 0.3])
     parser.add_argument("--run-up", type=int, nargs="+", default=[1, 3, 14], help="blocks before the scored one, plus 1")
     parser.add_argument("--lens-blur", type=float, default=0.0, help="sigma of the sensor's lens blur, sensor pixels")
+    parser.add_argument("--tell", action="store_true", help="also run networks that take the blur told --lens-blur")
     parser.add_argument("--json", action="store_true", help="print the table as JSON")
     args = parser.parse_args()
     if not args.images:
         parser.error(f"no --images given and no REDS_BASE ground truth in {REDS_GT}")
     weights = args.weights or list(bundled_weights().get(args.scale, {}).values())
-    nets = {path.stem: NetReconstructor(args.scale, weights=path, device="cpu", precision="fp32") for path in weights}
+    nets = {}
+    for path in weights:
+        nets[path.stem] = NetReconstructor(args.scale, weights=path, device="cpu", precision="fp32")
+        if args.tell and load_weights(path)[0].config.blur_input:
+            nets[f"{path.stem} told"] = NetReconstructor(args.scale, weights=path, device="cpu", precision="fp32",
+                                                         lens_blur=args.lens_blur)
     widest = max((net.window for net in nets.values()), default=1)
     longest = (CENTRE - widest // 2) // STRIDE + 1  # blocks that fit between frame 0 and CENTRE
     if max(args.run_up) > longest:

@@ -23,6 +23,11 @@ block i by V_{i-1} * (k - w) before extraction (and in the skip), V_{i-1} being 
 read-out of the motion RP-I found between the previous two blocks (constant velocity). The read-out
 starts at zero: a compensating network starts as exactly the network without it, so it warm-starts
 from its weights.
+
+A camera's lens and pixels blur the scene before it is sampled. With `blur_input` the network is
+told that blur, a Gaussian sigma per stream or "unknown", as per-channel shifts of the features
+(BlurEmbedding), and so learns to undo that much and no more; told nothing, it is exactly the
+network without the input.
 """
 
 import math
@@ -58,6 +63,7 @@ class ModelConfig:
     align_stride: int = 1          # 2: MFCA motion and CMF modulation are estimated at half resolution
     upsampler: str = "progressive"  # "progressive" (x2 stages of C channels) or "direct"
     compensate: bool = False       # shift each block's frames along the previous block's motion
+    blur_input: bool = False       # takes the lens blur's sigma (or "unknown") as an input
 
     def __post_init__(self):
         factor = self.scale * self.trunk_stride
@@ -104,8 +110,9 @@ def _configs() -> dict[str, ModelConfig]:
         configs[f"{full.name}-lite"] = replace(
             full, name=f"{full.name}-lite", channels=24, extract_blocks=2, fusion_blocks=1,
             deform_groups=4, alignment="warp", align_stride=2, cmf_channels=8, upsampler="direct",
-            # x1-lite compensates motion inside longer blocks; x4-lite's weights predate both
-            compensate=scale == 1, window=X1_LITE_WINDOW if scale == 1 else WINDOW)
+            # x1-lite compensates motion inside longer blocks and is told the lens blur; x4-lite's
+            # weights predate all three
+            compensate=scale == 1, window=X1_LITE_WINDOW if scale == 1 else WINDOW, blur_input=scale == 1)
     return configs
 
 
@@ -177,11 +184,41 @@ class ResidualBlock(nn.Module):
 
 
 class FeatureExtractor(nn.Sequential):
-    """Block of spike frames (as channels) -> base intensity features Y_i."""
+    """Block of spike frames (as channels) -> base intensity features Y_i; `shift` (a BlurEmbedding's
+    vector) is added after the first convolution."""
 
     def __init__(self, in_channels: int, channels: int, num_blocks: int):
         super().__init__(conv3x3(in_channels, channels), leaky(),
                          *(ResidualBlock(channels) for _ in range(num_blocks)))
+
+    def forward(self, frames: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
+        stem, *rest = self
+        x = stem(frames)
+        if shift is not None:
+            x = x + shift
+        for layer in rest:
+            x = layer(x)
+        return x
+
+
+class BlurEmbedding(nn.Module):
+    """The lens blur as per-channel shifts of the features (`blur_input`), like a noise-level map.
+
+    sigma (B,) in sensor pixels, NaN where unknown -> [sigma, known] -> one (B, C, 1, 1) shift for
+    each of `places`. Zero-initialised, and an unknown sigma gives exactly zero: a network with
+    this input starts as, and when told nothing stays, the network without it (warm starts)."""
+
+    def __init__(self, channels: int, places: int):
+        super().__init__()
+        self.places = places
+        self.linear = nn.Linear(2, channels * places, bias=False)
+        nn.init.zeros_(self.linear.weight)
+
+    def forward(self, sigma: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        known = ~torch.isnan(sigma)
+        code = torch.stack([torch.where(known, sigma, 0.0), known.to(sigma.dtype)], -1)
+        shifts = self.linear(code.to(self.linear.weight.dtype))
+        return tuple(shifts[:, :, None, None].chunk(self.places, 1))
 
 
 class MFCA(nn.Module):
@@ -334,19 +371,32 @@ class Spk2VidNet(nn.Module):
         self.second = RecurrentLayer(config)
         self.upsample = Upsampler(config.channels, config.scale * stride, config.upsampler)
         self.compensate = MotionCompensation(config) if config.compensate else None
+        # shifts at the extractor's stem and at the inputs of RP-I and RP-II
+        self.blur = BlurEmbedding(config.channels, 3) if config.blur_input else None
 
-    def _extract(self, frames: torch.Tensor) -> torch.Tensor:
+    def _extract(self, frames: torch.Tensor, shift: torch.Tensor | None) -> torch.Tensor:
         """Spike frames (n, 2w+1, H, W) -> features (n, C, H/s, W/s), channels-last."""
         stride = self.config.trunk_stride
         if stride > 1:  # space to depth: the trunk runs on a 1/stride grid
             height, width = frames.shape[-2:]
             padded = F.pad(frames, (0, -width % stride, 0, -height % stride), mode="replicate")
             frames = F.pixel_unshuffle(padded, stride)
-        return self.extract(frames.contiguous(memory_format=torch.channels_last))
+        return self.extract(frames.contiguous(memory_format=torch.channels_last), shift)
 
-    def forward(self, blocks: torch.Tensor,
-                state: StreamState | None = None) -> tuple[torch.Tensor, StreamState]:
-        """Blocks (B, N, 2w+1, H, W) of 0/1 spikes, in stream order, continuing `state`.
+    def _blur_shifts(self, blur: torch.Tensor | None, batch: int,
+                     device: torch.device) -> tuple[torch.Tensor | None, ...]:
+        """The BlurEmbedding's three shifts for sigma (B,) (NaN or None: unknown); Nones without one."""
+        if self.blur is None:
+            if blur is not None:
+                raise ValueError(f"{self.config.name} takes no lens blur (its config has no blur_input)")
+            return None, None, None
+        sigma = torch.full((batch,), math.nan, device=device) if blur is None else blur.to(device, torch.float32)
+        return self.blur(sigma)
+
+    def forward(self, blocks: torch.Tensor, state: StreamState | None = None,
+                blur: torch.Tensor | None = None) -> tuple[torch.Tensor, StreamState]:
+        """Blocks (B, N, 2w+1, H, W) of 0/1 spikes, in stream order, continuing `state`; `blur`
+        (B,): each stream's lens blur sigma in sensor pixels, NaN where unknown (`blur_input` only).
 
         Returns frames (B, N, 1, rH, rW) in firing-rate units and the state after the last block.
         """
@@ -355,12 +405,13 @@ class Spk2VidNet(nn.Module):
         if window != config.window:
             raise ValueError(f"{config.name} expects {config.window}-frame blocks, got {window}")
         state = StreamState() if state is None else state
+        stem, into_first, into_second = self._blur_shifts(blur, batch, blocks.device)
         # (block, batch) order: each block's features are then a slice of the extractor's output with
         # the strides of the layer outputs (one compiled graph serves every block), and the outputs
         # come out in that order too.
         frames = blocks.transpose(0, 1).flatten(0, 1)
         if self.compensate is None:  # every block's features at once
-            features = self._extract(frames).split(batch)
+            features = self._extract(frames, None if stem is None else stem.repeat(count, 1, 1, 1)).split(batch)
         outputs, bases = [], []
         for index, block in enumerate(frames.split(batch)):
             if self.compensate is None:
@@ -368,10 +419,13 @@ class Spk2VidNet(nn.Module):
             else:  # each block needs the velocity its predecessor left
                 if state.velocity is not None:
                     block = self.compensate(block, state.velocity)
-                current = self._extract(block)
+                current = self._extract(block, stem)
+            if into_first is not None:
+                current = current + into_first
             first, offset = self.first(current, history(state.first, config.num_history, 1, current))
-            second, _ = self.second(first, history(state.second, config.num_history,
-                                                   config.temporal_dilation, first))
+            told = first if into_second is None else first + into_second  # F_i itself is what RP-I keeps
+            second, _ = self.second(told, history(state.second, config.num_history,
+                                                  config.temporal_dilation, told))
             velocity = None if self.compensate is None else self.compensate.velocity(offset)
             state = state.push(first, second, velocity, config)
             outputs.append(second)

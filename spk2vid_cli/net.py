@@ -8,6 +8,7 @@ own recurrent state, and tiles are blended with linear ramps across their overla
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,12 +141,13 @@ class NetReconstructor:
     """Spk2VidNet as a frame reconstructor; `reconstruct(block)` continues the stream.
 
     `model` picks bundled weights ("auto": full on CUDA, lite on CPU) unless `weights` names a
-    file. `precision` other than fp32 runs under autocast. Output is clamped to [0, 1].
+    file. `precision` other than fp32 runs under autocast. `lens_blur` tells a network that takes it
+    (`blur_input`) the camera's blur, sigma in sensor pixels (None: unknown). Output is clamped to [0, 1].
     """
 
     def __init__(self, scale: int, model: str = "auto", weights: Path | None = None,
                  device: str = "auto", precision: str = "auto", tile: int = 0,
-                 tile_overlap: int = 16, compile: bool = False):
+                 tile_overlap: int = 16, compile: bool = False, lens_blur: float | None = None):
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         if tile < 0 or tile_overlap < 0 or (tile and tile_overlap >= tile):
@@ -161,6 +163,12 @@ class NetReconstructor:
         if config.scale != scale:
             raise InputError(f"{weights}: weights for x{config.scale}, not --scale {scale}; "
                              f"pass --scale {config.scale} or other weights")
+        if lens_blur is not None and not config.blur_input:
+            raise InputError(f"{weights}: {config.name} weights are not told the lens blur; drop --lens-blur "
+                             "or use weights that take it (the bundled x1-lite)")
+        if lens_blur is not None and not (math.isfinite(lens_blur) and lens_blur >= 0):
+            raise InputError(f"--lens-blur {lens_blur}: give the blur's sigma in sensor pixels, 0 or more")
+        self.blur = None if lens_blur is None else torch.tensor([lens_blur], device=self.device)
         self.scale, self.window = scale, config.window
         self.tile, self.tile_overlap = tile, tile_overlap
         net = net.to(self.device, memory_format=torch.channels_last)
@@ -171,6 +179,7 @@ class NetReconstructor:
                 part.compile()
         self.net = net
         details = [str(self.device), self.precision]
+        details += [f"lens blur {lens_blur} px"] if lens_blur is not None else []
         details += [f"tiles {tile} px, overlap {tile_overlap}"] if tile else []
         details += ["compiled"] if compile else []
         self.description = f"Spk2VidNet {config.name}{source}, {', '.join(details)}"
@@ -200,7 +209,7 @@ class NetReconstructor:
             return frame.float().clamp_(0, 1).cpu().numpy()
 
     def _run(self, key: int, blocks: torch.Tensor) -> torch.Tensor:
-        hr, self._states[key] = self.net(blocks, self._states.get(key))
+        hr, self._states[key] = self.net(blocks, self._states.get(key), self.blur)
         return hr[0, 0, 0]
 
     def _plan(self, height: int, width: int) -> list[Tile]:

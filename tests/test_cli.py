@@ -141,9 +141,10 @@ class FakeNet(TFP):
     """Stands in for spk2vid_cli.net.NetReconstructor: TFP that reports the flags it was given."""
 
     def __init__(self, scale, model="auto", weights=None, device="auto", precision="auto", tile=0,
-                 tile_overlap=16, compile=False):
+                 tile_overlap=16, compile=False, lens_blur=None):
         super().__init__(scale, 21)
-        self.description = f"fake net {model} {device} {precision} tile {tile}/{tile_overlap} compile {compile}"
+        self.description = (f"fake net {model} {device} {precision} tile {tile}/{tile_overlap} compile {compile} "
+                            f"blur {lens_blur}")
 
 
 @pytest.fixture
@@ -155,9 +156,9 @@ def fake_net(monkeypatch):
 
 def test_default_method_is_the_network_when_it_has_weights(rec, tmp_path, capsys, fake_net):
     code, _, err = run_cli(capsys, "convert", rec, "-o", tmp_path / "out.tif", "--model", "lite", "--device", "cpu",
-                           "--precision", "fp32", "--tile", 64, "--tile-overlap", 8, "--compile")
+                           "--precision", "fp32", "--tile", 64, "--tile-overlap", 8, "--compile", "--lens-blur", 0.5)
     assert code == EXIT_OK, err
-    assert "fake net lite cpu fp32 tile 64/8 compile True" in err
+    assert "fake net lite cpu fp32 tile 64/8 compile True blur 0.5" in err
     assert tifffile.imread(tmp_path / "out.tif").shape == (6, 24, 40)
 
 

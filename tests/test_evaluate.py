@@ -131,6 +131,13 @@ def test_synthetic_set_scores_networks_and_baselines():
     assert baseline_scores(segment, 2, 10)["TFP41"].psnr.tolist() == scores["TFP41"].psnr.tolist()
     x1 = StreamBatch(pool, 2, 1, 16, generator=torch.Generator().manual_seed(1)).next_segment(2)
     assert list(baseline_scores(x1, 1, 10)) == ["TFP41"]  # at x1 the clean LR frame is the truth itself
+    told = Spk2VidNet(replace(TINY, blur_input=True))
+    torch.nn.init.normal_(told.upsample[0].weight, std=0.1)
+    torch.nn.init.normal_(told.blur.linear.weight)
+    nets = {"net:tiny": Spk2VidNet(TINY), "net:told": told}
+    blind, sharp = (synthetic_scores({"s": segment}, nets, 2, 10, torch.device("cpu"), blur)["s"] for blur in (None, 0.0))
+    assert blind["net:tiny"].psnr.tolist() == sharp["net:tiny"].psnr.tolist()  # not told: --lens-blur passes it by
+    assert blind["net:told"].psnr.tolist() != sharp["net:told"].psnr.tolist()
 
 
 def test_a_narrower_network_reads_the_middle_of_wider_blocks():
@@ -228,6 +235,28 @@ def test_weights_files_that_share_a_name_are_all_scored(gt_folder, tmp_path, cap
     figures = json.loads(report_path.read_text())["overall"]
     assert code == 0 and {"net:tiny1", "net:new/tiny1"} <= set(figures)
     assert figures["net:tiny1"]["psnr"] != figures["net:new/tiny1"]["psnr"]
+
+
+def test_lens_blur_is_told_to_the_networks_that_take_it_only(gt_folder, tmp_path, capsys):
+    paths = {}
+    for name, told in (("plain", False), ("told", True)):
+        torch.manual_seed(0)
+        net = Spk2VidNet(replace(TINY, name=name, scale=1, blur_input=told))
+        torch.nn.init.normal_(net.upsample[0].weight, std=0.1)  # a non-zero residual, so the blur can show
+        if told:
+            torch.nn.init.normal_(net.blur.linear.weight)
+        paths[name] = tmp_path / f"{name}.pt"
+        save_weights(net, paths[name], {}, half=False)
+    figures = {}
+    for blur in ([], ["--lens-blur", 0.5]):
+        report_path = tmp_path / "reds.json"
+        code, _, err = run_cli(capsys, "eval", gt_folder, "--weights", paths["plain"], "--weights", paths["told"],
+                               "--centre", 30, "--json", report_path, *blur)
+        assert code == 0, err
+        figures[len(blur)] = json.loads(report_path.read_text())["overall"]
+        report_path.unlink()
+    assert figures[0]["net:plain"]["psnr"] == figures[2]["net:plain"]["psnr"]
+    assert figures[0]["net:told"]["psnr"] != figures[2]["net:told"]["psnr"]
 
 
 @pytest.mark.parametrize("damage, message", [

@@ -19,7 +19,9 @@ TINY_WARP = replace(TINY, name="tiny-warp", alignment="warp", align_stride=2)
 # In-block motion compensation, on both alignments.
 TINY_MC = replace(TINY, name="tiny-mc", compensate=True)
 TINY_WARP_MC = replace(TINY_WARP, name="tiny-warp-mc", compensate=True)
-TINIES = {net.name: net for net in (TINY, TINY_WARP, TINY_MC, TINY_WARP_MC)}
+# Told the lens blur, as x1-lite.
+TINY_BLUR = replace(TINY_WARP_MC, name="tiny-blur", blur_input=True)
+TINIES = {net.name: net for net in (TINY, TINY_WARP, TINY_MC, TINY_WARP_MC, TINY_BLUR)}
 
 
 def spikes(batch: int, count: int, window: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
@@ -50,7 +52,8 @@ def test_untrained_network_outputs_bicubic_tfp():
 @pytest.mark.parametrize("name", sorted(TINIES))
 def test_every_parameter_gets_a_gradient(name):
     net = trained_looking(TINIES[name])
-    hr, _ = net(spikes(2, 3, TINY.window, 11, 13))
+    told = torch.tensor([0.3, float("nan")]) if net.config.blur_input else None  # one stream told, one not
+    hr, _ = net(spikes(2, 3, TINY.window, 11, 13), blur=told)
     hr.square().mean().backward()
     dead = [name for name, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not dead
@@ -92,6 +95,31 @@ def test_compensating_network_starts_as_the_network_without_it(base):
         got, state = compensating(blocks)
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
     assert state.velocity.shape == (1, 2, 10, 12) and not state.velocity.any()
+
+
+@pytest.mark.parametrize("base", [TINY, TINY_WARP_MC], ids=["dcn", "warp-mc"])
+def test_network_told_the_blur_starts_and_stays_blind_as_the_network_without_it(base):
+    """Its blur embedding starts at zero, so it warm-starts from weights trained blind; an unknown sigma
+    (NaN or None) gives exactly the blind network's output, a told one another, per stream."""
+    plain = trained_looking(base)
+    told = Spk2VidNet(replace(base, blur_input=True))
+    assert told.load_state_dict(plain.state_dict(), strict=False).missing_keys == ["blur.linear.weight"]
+    blocks = spikes(2, 3, base.window, 10, 12)
+    sigmas = torch.tensor([0.5, float("nan")])
+    with torch.no_grad():
+        expected, _ = plain(blocks)
+        torch.testing.assert_close(told(blocks, blur=sigmas)[0], expected, rtol=0, atol=0)
+        told.blur.linear.weight.normal_()
+        unknown, _ = told(blocks)
+        mixed, _ = told(blocks, blur=sigmas)
+    torch.testing.assert_close(unknown, expected, rtol=0, atol=0)
+    torch.testing.assert_close(mixed[1], expected[1], rtol=0, atol=0)
+    assert (mixed[0] - expected[0]).abs().max() > 1e-3
+
+
+def test_blur_is_refused_by_a_network_that_does_not_take_it():
+    with pytest.raises(ValueError, match="takes no lens blur"):
+        Spk2VidNet(TINY)(spikes(1, 1, TINY.window, 8, 8), blur=torch.tensor([0.5]))
 
 
 def test_compensation_undoes_a_known_motion_inside_a_block():

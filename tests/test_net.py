@@ -87,6 +87,27 @@ def test_weights_for_another_scale_are_refused(tiny_weights):
         NetReconstructor(4, weights=tiny_weights, device="cpu")
 
 
+def test_lens_blur_is_told_to_networks_that_take_it_and_refused_by_others(tmp_path, tiny_weights):
+    told = save_network(tmp_path / "told.pt", replace(TINY, name="tiny-blur", blur_input=True))
+    blocks = stream(2, 8, 10)
+
+    def frames(**kwargs):
+        rec = NetReconstructor(2, weights=told, device="cpu", precision="fp32", **kwargs)
+        return rec, np.stack([rec.reconstruct(block) for block in blocks])
+
+    rec, sharp = frames(lens_blur=0.0)
+    assert "lens blur 0.0 px" in rec.description
+    net, _ = load_weights(told)
+    with torch.no_grad():
+        whole, _ = net(torch.from_numpy(np.stack([b.frames for b in blocks]))[None].float(), blur=torch.tensor([0.0]))
+    np.testing.assert_allclose(sharp, whole[0, :, 0].clamp(0, 1).numpy(), atol=1e-5)
+    assert np.abs(frames(lens_blur=0.8)[1] - sharp).max() > 1e-3 and np.abs(frames()[1] - sharp).max() > 1e-3
+    with pytest.raises(InputError, match=r"tiny.pt: tiny weights are not told the lens blur; drop --lens-blur"):
+        NetReconstructor(2, weights=tiny_weights, device="cpu", lens_blur=0.5)
+    with pytest.raises(InputError, match="--lens-blur nan"):
+        NetReconstructor(2, weights=told, device="cpu", lens_blur=float("nan"))
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message for a machine without CUDA")
 def test_cuda_without_a_gpu_is_an_input_error(tiny_weights):
     with pytest.raises(InputError, match="no CUDA GPU"):

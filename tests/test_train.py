@@ -269,3 +269,28 @@ def test_lens_blur_reaches_every_set_of_streams_and_the_recipe(tmp_path, pools):
     assert not torch.equal(sigmas[0], sigmas[-1])               # new sets of streams draw new lenses
     assert run.summary()["recipe"]["lens_blur"] == 0.6
     assert trainer(options(tmp_path), pools).streams.batch.blur is None
+
+
+def test_a_network_that_takes_the_blur_is_told_it_except_for_the_hidden_share(tmp_path, pools):
+    told = replace(TINY, name="tiny-blur", blur_input=True)
+
+    def told_blur(hidden):
+        run = trainer(options(tmp_path / str(hidden), lens_blur=0.6, blur_hidden=hidden, stream_blocks=2, segment=2),
+                      pools, config=told)
+        seen = []
+        for _ in range(8):
+            run.train_step()
+            truth, blur = run.streams.batch.blur, run.streams.blur
+            assert torch.equal(blur.isnan() | (blur == truth), torch.ones_like(truth, dtype=torch.bool))
+            seen.append(blur)
+        return torch.cat(seen), run
+
+    assert not told_blur(0.0)[0].isnan().any()
+    assert told_blur(1.0)[0].isnan().all()
+    some, run = told_blur(0.5)
+    assert 0 < int(some.isnan().sum()) < len(some)
+    assert run.net.blur.linear.weight.abs().sum() > 0  # it learns from the streams it is told
+    assert run.summary()["recipe"]["blur_hidden"] == 0.5
+    assert trainer(options(tmp_path / "blind", lens_blur=0.6), pools).streams.blur is None  # a blind network
+    sharp = trainer(options(tmp_path / "sharp"), pools, config=told).streams.blur
+    assert torch.equal(sharp, torch.zeros(2))                                 # told: no blur

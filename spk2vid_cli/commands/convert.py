@@ -39,6 +39,7 @@ class NetFlags:
     tile: int
     tile_overlap: int
     compile: bool
+    lens_blur: float | None = None
 
 
 def plural(count: int, noun: str) -> str:
@@ -65,7 +66,7 @@ def make_reconstructor(method: str | None, scale: int, window: int | None, net: 
 
     reconstructor = NetReconstructor(scale, model=net.model, weights=net.weights, device=net.device,
                                      precision=net.precision, tile=net.tile, tile_overlap=net.tile_overlap,
-                                     compile=net.compile)
+                                     compile=net.compile, lens_blur=net.lens_blur)
     if window is not None and window != reconstructor.window:
         raise InputError(f"--window {window}: the network was trained on {reconstructor.window}-frame blocks; "
                          "leave --window out with --method net")
@@ -187,12 +188,16 @@ def convert(
         "--tile-overlap", min=0, rich_help_panel=NETWORK, help="Overlap between tiles, in sensor pixels.")] = 16,
     compile_model: Annotated[bool, typer.Option(
         "--compile", rich_help_panel=NETWORK, help="torch.compile the network (slow start, faster frames).")] = False,
+    lens_blur: Annotated[float | None, typer.Option(
+        "--lens-blur", min=0.0, rich_help_panel=NETWORK, show_default=False,
+        help="The camera's blur (lens and pixel) as a Gaussian sigma in sensor pixels, for networks told it "
+             "(x1-lite), which then undo it. Default: unknown; the network judges it from the spikes.")] = None,
     reader: ReaderFlags = ReaderFlags(),
     spike_rate: SpikeRate = DEFAULT_SPIKE_RATE,
 ) -> None:
     """Reconstruct a recording (or a folder of them) into high-resolution video."""
     Exposure.from_spec(exposure)  # a bad value fails before any work
-    net = NetFlags(weights, model, device, precision, tile, tile_overlap, compile_model)
+    net = NetFlags(weights, model, device, precision, tile, tile_overlap, compile_model, lens_blur)
     check_flags(output, fmt if source.is_dir() else None, fps, bit_depth, net)
     job = ConvertJob(
         reader=reader,

@@ -46,6 +46,10 @@ def evaluate(
         rich_help_panel=NETS,
         help="Network precision for files: auto (bf16 on CUDA and on CPUs with native bf16, else fp32), "
              "fp32, bf16, fp16.")] = "auto",
+    lens_blur: Annotated[float | None, typer.Option(
+        min=0.0, rich_help_panel=NETS, show_default=False,
+        help="Tell the networks that take it (x1-lite) the recordings' lens blur, Gaussian sigma in sensor "
+             "pixels (the synthetic sets are sharp: 0). Default: unknown.")] = None,
     json_path: Annotated[Path | None, typer.Option(
         "--json", rich_help_panel=OUTPUT,
         help="Write the full report (per frame, per sequence, overall) as JSON.")] = None,
@@ -63,7 +67,7 @@ def evaluate(
     if synthetic is not None:
         if paths:
             raise InputError(f"{paths[0]}: give spike files or --synthetic, not both")
-        results = _synthetic(synthetic, scale, choices, device)
+        results = _synthetic(synthetic, scale, choices, device, lens_blur)
     else:
         if not paths:
             raise InputError("no input: give spike files or folders (from spk2vid simulate --save-gt), "
@@ -72,8 +76,10 @@ def evaluate(
         @cache
         def nets_for(pair_scale: int) -> dict:
             from spk2vid_cli.net import NetReconstructor
+            from spk2vid_model.weights import load_weights
 
-            return {label: NetReconstructor(pair_scale, weights=path, device=device, precision=precision)
+            return {label: NetReconstructor(pair_scale, weights=path, device=device, precision=precision,
+                                            lens_blur=lens_blur if load_weights(path)[0].config.blur_input else None)
                     for label, path in choices.get(pair_scale, {}).items()}
 
         def progress(step: str) -> None:
@@ -107,7 +113,8 @@ def _weight_choices(extra: list[Path]) -> dict[int, dict[str, Path]]:
     return choices
 
 
-def _synthetic(folder: Path, scale: int, choices: dict[int, dict[str, Path]], device: str) -> dict:
+def _synthetic(folder: Path, scale: int, choices: dict[int, dict[str, Path]], device: str,
+               lens_blur: float | None = None) -> dict:
     from spk2vid_cli.net import resolve_device
     from spk2vid_cli.training.evaluate import synthetic_scores
     from spk2vid_cli.training.sources import SourcePool
@@ -127,7 +134,7 @@ def _synthetic(folder: Path, scale: int, choices: dict[int, dict[str, Path]], de
         segments["synthetic-video"] = cut(SourcePool.from_arrays([], pool.clips))
     if scale == 1:  # a sensor sees more detail per pixel than a 1:1 crop of a photo: render at 4x, downscale
         segments["synthetic-dense"] = cut(pool, DENSE_SUPERSAMPLE)
-    return synthetic_scores(segments, nets, scale, STRIDE, resolve_device(device))
+    return synthetic_scores(segments, nets, scale, STRIDE, resolve_device(device), lens_blur)
 
 
 def _table(results: dict) -> Table:

@@ -68,6 +68,10 @@ OPTIONS = {
         help="Each stream's sensor sees its scene through a Gaussian lens blur of sigma up to this many "
              "sensor pixels (drawn per stream); the ground truth stays sharp, so the network learns to "
              "undo the blur of real optics."),
+    "blur_hidden": typer.Option(
+        min=0.0, max=1.0, rich_help_panel=RECIPE,
+        help="Networks told the lens blur (x1-lite): share of streams whose sigma is kept from the network, "
+             "so that it also works when the blur is not known."),
     "velocity_weight": typer.Option(
         min=0.0, rich_help_panel=RECIPE,
         help="Compensating networks (x1-lite): loss weight of the velocity read-out's error against the "

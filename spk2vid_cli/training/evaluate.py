@@ -123,16 +123,20 @@ def predict_tfp(blocks: torch.Tensor, stride: int, scale: int, window: int = CLA
     return bicubic(means, scale)[:, :, None]
 
 
-def predict_net(net: Spk2VidNet, blocks: torch.Tensor, chunk: int = NET_CHUNK) -> torch.Tensor:
-    """The network over whole streams (B, N, window, h, w), `chunk` blocks per call, state carried over.
+def predict_net(net: Spk2VidNet, blocks: torch.Tensor, chunk: int = NET_CHUNK,
+                lens_blur: float | None = None) -> torch.Tensor:
+    """The network over whole streams (B, N, window, h, w), `chunk` blocks per call, state carried over;
+    a network that takes the lens blur is told `lens_blur` (None: unknown), others nothing.
 
     Runs in bf16 autocast on CUDA and in fp32 on the CPU, so CPU scores compare across machines.
     """
     outputs, state = [], None
+    told = lens_blur is not None and net.config.blur_input
+    blur = torch.full(blocks.shape[:1], lens_blur, device=blocks.device) if told else None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=blocks.is_cuda)
     with torch.no_grad(), autocast:
         for start in range(0, blocks.shape[1], chunk):
-            hr, state = net(blocks[:, start:start + chunk], state)
+            hr, state = net(blocks[:, start:start + chunk], state, blur)
             outputs.append(hr.float())
     return torch.cat(outputs, 1)
 
@@ -147,24 +151,25 @@ def baseline_scores(segment: Segment, scale: int, stride: int) -> dict[str, Scor
     return scores
 
 
-def net_scores(net: Spk2VidNet, segment: Segment) -> Scores:
-    """The network's scores on a validation segment, on the segment's device; from blocks wider than the
-    network's window it reads the middle frames (the same centres)."""
+def net_scores(net: Spk2VidNet, segment: Segment, lens_blur: float | None = None) -> Scores:
+    """The network's scores on a validation segment, on the segment's device, told `lens_blur` if it takes
+    it; from blocks wider than the network's window it reads the middle frames (the same centres)."""
     cut = (segment.blocks.shape[2] - net.config.window) // 2
     if cut < 0:
         raise ValueError(f"{net.config.name} needs {net.config.window}-frame blocks, "
                          f"the segment has {segment.blocks.shape[2]}")
     blocks = segment.blocks[:, :, cut:cut + net.config.window]
-    return score(predict_net(net, blocks), segment.gt, segment.rate, net.config.scale)
+    return score(predict_net(net, blocks, lens_blur=lens_blur), segment.gt, segment.rate, net.config.scale)
 
 
 def synthetic_scores(segments: dict[str, Segment], nets: dict[str, Spk2VidNet], scale: int, stride: int,
-                     device: torch.device) -> dict[str, dict[str, Scores]]:
-    """Every network and the baselines on each synthetic validation set (name -> segment), one sequence each."""
+                     device: torch.device, lens_blur: float | None = None) -> dict[str, dict[str, Scores]]:
+    """Every network (told `lens_blur` if it takes it) and the baselines on each synthetic validation set
+    (name -> segment), one sequence each."""
     results = {}
     for name, segment in segments.items():
         segment = segment.to(device)
-        nets_scores = {label: net_scores(net.to(device).eval(), segment) for label, net in nets.items()}
+        nets_scores = {label: net_scores(net.to(device).eval(), segment, lens_blur) for label, net in nets.items()}
         results[name] = {**nets_scores, **baseline_scores(segment, scale, stride)}
     return results
 

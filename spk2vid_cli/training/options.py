@@ -44,6 +44,7 @@ class TrainOptions:
     quiet_share: float = 0.0
     max_speed: float = MAX_SPEED
     lens_blur: float = 0.0
+    blur_hidden: float = 0.0
     velocity_weight: float = 0.0
     fresh_lr_factor: float = 1.0
     seed: int = 0
@@ -54,4 +55,5 @@ class TrainOptions:
                 "crop": self.crop, "render_step": self.render_step, "supersample": self.supersample,
                 "quiet_share": self.quiet_share, "max_speed": self.max_speed,
                 # listed only when set, so checkpoints from before the option resume in place
-                **({"lens_blur": self.lens_blur} if self.lens_blur else {})}
+                **({"lens_blur": self.lens_blur} if self.lens_blur else {}),
+                **({"blur_hidden": self.blur_hidden} if self.blur_hidden else {})}

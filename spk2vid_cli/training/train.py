@@ -83,6 +83,7 @@ class Streams:
     start_state: torch.Tensor       # generator state the streams were drawn from
     blocks_done: int = 0
     state: StreamState | None = None
+    blur: torch.Tensor | None = None  # the lens blur the network is told (NaN: hidden), with blur_input only
 
 
 def _rng_states() -> dict:
@@ -179,7 +180,17 @@ class Trainer:
         batch = StreamBatch(self.train_pool, opts.batch, self.model_config.scale, opts.crop, self.model_config.window,
                             STRIDE, self.device, self.generator, sensor=sensor, render_step=opts.render_step,
                             supersample=supersample, max_speed=opts.max_speed, max_blur=opts.lens_blur)
-        return Streams(batch, start_state)
+        return Streams(batch, start_state, blur=self._told_blur(batch))
+
+    def _told_blur(self, batch: StreamBatch) -> torch.Tensor | None:
+        """What a blur_input network is told of each stream's lens blur: sigma, or NaN for a
+        `blur_hidden` share of the streams."""
+        if not self.model_config.blur_input:
+            return None
+        count = len(batch.scenes)
+        sigma = batch.blur if batch.blur is not None else torch.zeros(count, device=self.device)
+        hidden = torch.rand(count, generator=self.generator, device=self.device) < self.options.blur_hidden
+        return torch.where(hidden, torch.nan, sigma)
 
     def _next_segment(self) -> Segment:
         """The next segment of the current streams, or the first of new ones when they are used up."""
@@ -206,7 +217,7 @@ class Trainer:
         segment = self._next_segment()
         self.net.train()
         with self.autocast:
-            hr, state = self.net(segment.blocks, self.streams.state)
+            hr, state = self.net(segment.blocks, self.streams.state, self.streams.blur)
         loss = self.loss(hr.float(), segment)
         if self.options.velocity_weight:
             loss = loss + self.options.velocity_weight * velocity_error(state.velocity.float(), segment.velocity[:, -1])
@@ -431,7 +442,7 @@ class Trainer:
             "recipe": {key: getattr(opts, key) for key in ("batch", "segment", "stream_blocks", "crop", "lr",
                                                            "lr_step", "lr_gamma", "ema", "render_step", "seed",
                                                            "bright_weight", "supersample", "quiet_share",
-                                                           "max_speed", "lens_blur", "velocity_weight", "fresh_lr_factor")}
+                                                           "max_speed", "lens_blur", "blur_hidden", "velocity_weight", "fresh_lr_factor")}
                       | {"loss": f"{opts.loss} on intensity (firing rate / rate)", "optimizer": "Adam",
                          "precision": "bf16 autocast" if self.device.type == "cuda" else "fp32"},
             "validation": self.validation,
