@@ -292,5 +292,7 @@ def test_a_network_that_takes_the_blur_is_told_it_except_for_the_hidden_share(tm
     assert run.net.blur.linear.weight.abs().sum() > 0  # it learns from the streams it is told
     assert run.summary()["recipe"]["blur_hidden"] == 0.5
     assert trainer(options(tmp_path / "blind", lens_blur=0.6), pools).streams.blur is None  # a blind network
+    with pytest.raises(InputError, match="--blur-hidden: tiny is not told the lens blur"):
+        trainer(options(tmp_path / "blind", blur_hidden=0.3), pools)
     sharp = trainer(options(tmp_path / "sharp"), pools, config=told).streams.blur
     assert torch.equal(sharp, torch.zeros(2))                                 # told: no blur

@@ -143,6 +143,9 @@ class Trainer:
         if options.velocity_weight and not self.model_config.compensate:
             raise InputError(f"--velocity-weight: {self.model_config.name} has no velocity read-out; use a "
                              "compensating configuration (x1-lite) or leave it out")
+        if options.blur_hidden and not self.model_config.blur_input:
+            raise InputError(f"--blur-hidden: {self.model_config.name} is not told the lens blur; use a "
+                             "configuration that is (x1-lite) or leave it out")
         torch.manual_seed(options.seed)
         # channels-last like inference (the network turns its input so): about 18 % faster steps on a CPU
         self.net = Spk2VidNet(self.model_config).to(self.device, memory_format=torch.channels_last)
