@@ -13,8 +13,8 @@ S sensor pixels (REDS_BASE's spikes see its ground truth about as with 0.5); `--
 "NAME told" column for each network that takes the blur (x1-lite), told S. The ground truth is the
 image itself at spike frame 150. Each network runs from `run-up` blocks before that frame (blocks of
 its window every 10 frames, state carried over), so the table shows both how one block suffers from
-motion inside it and how much the recurrent history adds. TFP21 / TFP41 (bicubic at xN) look at frame 150 only. PSNR in dB, mean over
-the images, of intensity = output / 0.6 clipped to [0, 1].
+motion inside it and how much the recurrent history adds. TFP21 / TFP41 (bicubic at xN) look at
+frame 150 only. PSNR in dB, mean over the images, of intensity = output / 0.6 clipped to [0, 1].
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from spk2vid_cli.training.metrics import psnr
 from spk2vid_cli.windows import Block
 from spk2vid_model.dcn import shifted_grid
 from spk2vid_model.geometry import CLASSICAL_WINDOW, STRIDE
-from spk2vid_model.weights import bundled_weights, load_weights
+from spk2vid_model.weights import bundled_weights, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 REDS_GT = REPO.parent / "shared" / "real" / "chenkang455_Spike-Zoo" / "reds_base" / "gt"
@@ -89,7 +89,7 @@ def main() -> None:
     nets = {}
     for path in weights:
         nets[path.stem] = NetReconstructor(args.scale, weights=path, device="cpu", precision="fp32")
-        if args.tell and load_weights(path)[0].config.blur_input:
+        if args.tell and load_config(path).blur_input:
             nets[f"{path.stem} told"] = NetReconstructor(args.scale, weights=path, device="cpu", precision="fp32",
                                                          lens_blur=args.lens_blur)
     widest = max((net.window for net in nets.values()), default=1)

@@ -45,7 +45,7 @@ def load_weights(path: Path) -> tuple[Spk2VidNet, dict]:
         raise InputError(f"{path}: weights file not found; pass an existing .pt file to --weights")
     json_path = path.with_suffix(".json")
     record = _read_record(json_path)
-    net = _build(record["config"], json_path)
+    net = Spk2VidNet(_config(record["config"], json_path))
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as err:
@@ -61,6 +61,12 @@ def load_weights(path: Path) -> tuple[Spk2VidNet, dict]:
                          "use the .json written together with these weights")
     net.load_state_dict(state)
     return net.eval(), record["meta"]
+
+
+def load_config(path: Path) -> ModelConfig:
+    """The architecture of the weights `path`, from the .json beside them (the weights are not read)."""
+    json_path = Path(path).with_suffix(".json")
+    return _config(_read_record(json_path)["config"], json_path)
 
 
 def bundled_weights() -> dict[int, dict[str, Path]]:
@@ -89,9 +95,9 @@ def _read_record(json_path: Path) -> dict:
     return record
 
 
-def _build(config: dict, json_path: Path) -> Spk2VidNet:
+def _config(config: dict, json_path: Path) -> ModelConfig:
     try:
-        return Spk2VidNet(ModelConfig.from_dict(config))
+        return ModelConfig.from_dict(config)
     except (TypeError, ValueError) as err:
         raise InputError(f"{json_path}: not a valid Spk2VidNet config ({reason(err)}); "
                          "restore the .json saved with the weights") from None

@@ -8,7 +8,7 @@ import torch
 from spk2vid_cli.errors import InputError
 from spk2vid_model import weights
 from spk2vid_model.model import Spk2VidNet
-from spk2vid_model.weights import bundled_weights, load_weights, save_weights
+from spk2vid_model.weights import bundled_weights, load_config, load_weights, save_weights
 from torch_helpers import TINY, trained_looking
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -36,6 +36,8 @@ def test_round_trip(tmp_path, half):
     else:
         assert torch.equal(outputs(loaded), outputs(net))
     assert not list(tmp_path.rglob("*.partial"))
+    path.write_bytes(b"")  # the config alone comes from the .json
+    assert load_config(path) == TINY
 
 
 def test_bundled_weights_are_found_by_name(tmp_path, monkeypatch):

@@ -76,10 +76,10 @@ def evaluate(
         @cache
         def nets_for(pair_scale: int) -> dict:
             from spk2vid_cli.net import NetReconstructor
-            from spk2vid_model.weights import load_weights
+            from spk2vid_model.weights import load_config
 
             return {label: NetReconstructor(pair_scale, weights=path, device=device, precision=precision,
-                                            lens_blur=lens_blur if load_weights(path)[0].config.blur_input else None)
+                                            lens_blur=lens_blur if load_config(path).blur_input else None)
                     for label, path in choices.get(pair_scale, {}).items()}
 
         def progress(step: str) -> None:
