@@ -14,7 +14,8 @@ S sensor pixels (REDS_BASE's spikes see its ground truth about as with 0.5); `--
 image itself at spike frame 150. Each network runs from `run-up` blocks before that frame (blocks of
 its window every 10 frames, state carried over), so the table shows both how one block suffers from
 motion inside it and how much the recurrent history adds. TFP21 / TFP41 (bicubic at xN) look at
-frame 150 only. PSNR in dB, mean over the images, of intensity = output / 0.6 clipped to [0, 1].
+frame 150 only. At xN an "oracle" column upsamples the sensor's sharp, noise-free view at frame 150
+(bicubic): what a perfect denoiser without super-resolution would score. PSNR in dB, mean over the images, of intensity = output / 0.6 clipped to [0, 1].
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from spk2vid_cli.classical import TFP
+from spk2vid_cli.classical import TFP, bicubic
 from spk2vid_cli.net import NetReconstructor
 from spk2vid_cli.simulate import area_downscale, integrate_and_fire, lens_blur
 from spk2vid_cli.training.evaluate import read_gt_image
@@ -98,7 +99,9 @@ def main() -> None:
         parser.error(f"--run-up {max(args.run_up)}: {widest}-frame blocks fit at most {longest} up to frame {CENTRE}")
     frames = CENTRE + STRIDE + 1 + max(widest, CLASSICAL_WINDOW) // 2
     truths = [torch.from_numpy(read_gt_image(path)).float() for path in args.images]
+    truths = [t[:t.shape[0] // args.scale * args.scale, :t.shape[1] // args.scale * args.scale] for t in truths]
     columns = [f"{name} @{n}" for name in nets for n in args.run_up] + ["TFP21", "TFP41"]
+    columns += ["oracle"] if args.scale > 1 else []
     table = {}
     for speed in args.speeds:
         sums = dict.fromkeys(columns, 0.0)
@@ -111,6 +114,9 @@ def main() -> None:
                 half = window // 2
                 block = Block(0, CENTRE, stream[CENTRE - half:CENTRE + half + 1])
                 sums[f"TFP{window}"] += score(TFP(args.scale, window).reconstruct(block), truth, args.scale)
+            if args.scale > 1:
+                clean = area_downscale(truth[None, None], args.scale) * RATE
+                sums["oracle"] += score(bicubic(clean, args.scale)[0, 0].numpy(), truth, args.scale)
         table[speed] = {column: value / len(truths) for column, value in sums.items()}
     if args.json:
         print(json.dumps({"images": [str(p) for p in args.images], "scale": args.scale, "lens_blur": args.lens_blur,

@@ -144,7 +144,7 @@ def test_cli_trains_from_a_source_folder(tmp_path, capsys):
     assert (out / CHECKPOINT).is_file() and weights.is_file() and weights.with_suffix(".json").is_file()
 
 
-def test_loss_weights_bright_streams_and_charbonnier_keeps_small_errors(tmp_path, pools):
+def test_loss_weights_bright_streams_charbonnier_keeps_small_errors_and_l2_squares(tmp_path, pools):
     gt = torch.full((2, 1, 1, 4, 4), 0.5)
     segment = Segment(torch.zeros(2, 1, 5, 2, 2), gt * torch.tensor([0.2, 0.8]).view(2, 1, 1, 1, 1),
                       torch.zeros(2, 1, 1, 2, 2), torch.tensor([0.2, 0.8]), 0)
@@ -155,6 +155,8 @@ def test_loss_weights_bright_streams_and_charbonnier_keeps_small_errors(tmp_path
     assert plain.item() == pytest.approx(0.2) and bright.item() == pytest.approx((0.1 + 3 * 0.3) / 4)
     smooth = trainer(options(tmp_path, loss="charbonnier"), pools)
     assert smooth.loss(gt * segment.rate.view(2, 1, 1, 1, 1), segment).item() == pytest.approx(1e-3)
+    squared = trainer(options(tmp_path, loss="l2"), pools).loss(hr, segment)
+    assert squared.item() == pytest.approx((0.1 ** 2 + 0.3 ** 2) / 2)
 
 
 def test_velocity_error_counts_known_motion_in_pixels_per_block():

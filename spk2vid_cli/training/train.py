@@ -66,7 +66,7 @@ from spk2vid_model.weights import load_weights, save_weights
 CHECKPOINT = "checkpoint.pt"
 LOG_FIELDS = ("step", "loss", "lr", "steps_per_s", "elapsed_s", "val_psnr", "val_ssim", "val_psnr_tfp41",
               "val_psnr_oracle")
-LOSSES = ("l1", "charbonnier")
+LOSSES = ("l1", "charbonnier", "l2")
 CHARBONNIER_EPS = 1e-3
 BRIGHT_RATE = 0.5  # conversion rate from which a stream counts as bright (`bright_weight`)
 # Defaults that depend on the device: (CUDA, CPU).
@@ -241,7 +241,8 @@ class Trainer:
         error = hr / rate - segment.gt / rate
         if self.options.loss == "charbonnier":
             error = torch.sqrt(error * error + CHARBONNIER_EPS ** 2)
-        per_stream = error.abs().flatten(1).mean(1)
+        error = error * error if self.options.loss == "l2" else error.abs()
+        per_stream = error.flatten(1).mean(1)
         weight = torch.where(segment.rate >= BRIGHT_RATE, self.options.bright_weight, 1.0)
         return (weight * per_stream).sum() / weight.sum()
 
