@@ -15,7 +15,8 @@ image itself at spike frame 150. Each network runs from `run-up` blocks before t
 its window every 10 frames, state carried over), so the table shows both how one block suffers from
 motion inside it and how much the recurrent history adds. TFP21 / TFP41 (bicubic at xN) look at
 frame 150 only. At xN an "oracle" column upsamples the sensor's sharp, noise-free view at frame 150
-(bicubic): what a perfect denoiser without super-resolution would score. PSNR in dB, mean over the images, of intensity = output / 0.6 clipped to [0, 1].
+(bicubic): what a perfect denoiser without super-resolution would score. PSNR in dB, mean over the
+images, of intensity = output / 0.6 clipped to [0, 1].
 """
 
 from __future__ import annotations

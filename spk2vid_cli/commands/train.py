@@ -40,7 +40,9 @@ OPTIONS = {
     "crop": typer.Option(min=8, rich_help_panel=RECIPE, help="LR crop side in sensor pixels."),
     "lr": typer.Option(min=0.0, rich_help_panel=RECIPE, help="Adam learning rate."),
     "loss": typer.Option(
-        rich_help_panel=RECIPE, help="l1; charbonnier (a smooth L1 that keeps small-error gradients); or l2 (the squared error, which PSNR measures: for a last fine-tune)."),
+        rich_help_panel=RECIPE,
+        help="l1; charbonnier (a smooth L1 that keeps small-error gradients); or l2 (the squared error, "
+             "which PSNR measures: for a last fine-tune)."),
     "bright_weight": typer.Option(
         min=0.0, rich_help_panel=RECIPE,
         help="Loss weight of streams with conversion rate >= 0.5, where detail is what is left to learn."),
