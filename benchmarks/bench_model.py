@@ -4,7 +4,7 @@ Run it where spk2vid is installed (`pip install -e .`):
 
     python benchmarks/bench_model.py [--configs x4 x4-lite] [--device cpu|cuda]
         [--precisions fp32 bf16] [--size 250x400] [--frames 5] [--compile] [--profile]
-        [--convert [--convert-frames 40] [--convert-precisions auto fp32]]
+        [--convert [--convert-frames 40] [--convert-precisions auto fp32] [--both-ways]]
 
 Each (configuration, precision) runs in a fresh child process through `NetReconstructor` (what
 `spk2vid convert --method net` uses), with untrained weights: speed does not depend on training.
@@ -23,11 +23,13 @@ peak RSS is that of the longer run. Start-up is the short run's time less its 10
 
 `--compile` adds a `torch.compile`d row after each eager one, in the network table and in the
 convert table (`spk2vid convert --compile`; its start-up includes compiling from an empty cache).
+`--both-ways` adds a `spk2vid convert --both-ways` row after each convert row.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -99,7 +101,7 @@ def child(args: argparse.Namespace) -> dict:
     return result
 
 
-def convert_seconds(args: argparse.Namespace, name: str, precision: str, compiled: bool,
+def convert_seconds(args: argparse.Namespace, name: str, precision: str, compiled: bool, both_ways: bool,
                     folder: Path) -> tuple[float, float, float]:
     """Seconds per frame of a whole `spk2vid convert` to x`scale` TIFF at `precision`, its start-up
     seconds and its peak RSS in MB."""
@@ -120,6 +122,7 @@ def convert_seconds(args: argparse.Namespace, name: str, precision: str, compile
                    "--scale", str(config.scale), "--weights", str(weights), "--device", args.device, "--overwrite",
                    "--precision", precision, "--end", str(config.window + 10 * (frames - 1))]
         command += ["--compile"] if compiled else []
+        command += ["--both-ways"] if both_ways else []
         # Each compiled run starts from an empty compile cache, so both pay the same compile time.
         env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": tempfile.mkdtemp(dir=folder)} if compiled else None
         started = time.perf_counter()
@@ -151,6 +154,7 @@ def main() -> None:
     parser.add_argument("--convert-frames", type=int, default=40, help="output frames of the longer convert run")
     parser.add_argument("--convert-precisions", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16", "fp16"],
                         help="--precision of the convert runs (auto: what a user gets by default)")
+    parser.add_argument("--both-ways", action="store_true", help="add convert --both-ways rows")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.height, args.width = map(int, args.size.split("x"))
@@ -184,12 +188,14 @@ def main() -> None:
         print(f"{'config':9} {'precision':>20} {'s/frame':>8} {'frames/s':>9} {'start-up s':>11} {'peak RSS MB':>12}")
         with tempfile.TemporaryDirectory() as folder:
             for name in args.configs:
-                for precision, compiled in modes(args.convert_precisions, args.compile):
-                    seconds, start_up, peak_mb = convert_seconds(args, name, precision, compiled, Path(folder))
+                for (precision, compiled), both_ways in itertools.product(
+                        modes(args.convert_precisions, args.compile), (False, True)[:1 + args.both_ways]):
+                    seconds, start_up, peak_mb = convert_seconds(args, name, precision, compiled, both_ways,
+                                                                 Path(folder))
                     label = precision
                     if precision == "auto":
                         label = f"auto={resolve_precision('auto', resolve_device(args.device))}"
-                    label += "+compile" * compiled
+                    label += "+compile" * compiled + "+both-ways" * both_ways
                     print(f"{name:9} {label:>20} {seconds:>8.3f} {1 / seconds:>9.2f} {start_up:>11.1f} "
                           f"{peak_mb:>12.0f}")
 

@@ -4,6 +4,12 @@
 keeping its recurrent state in between, so streams of any length run in bounded memory. With
 `tile` > 0, frames are cut into overlapping tiles of `tile` x `tile` LR pixels; each tile keeps its
 own recurrent state, and tiles are blended with linear ramps across their overlaps.
+
+With `both_ways`, each frame is the mean of the forward run and a run over the time-reversed
+stream, which sees the frames after it as history: a self-ensemble at about twice the cost. The
+backward runs go chunk by chunk, so memory stays bounded: at the first block of a chunk, a fresh run
+starts RUN_UP blocks beyond the chunk's end and goes back to it, reading those blocks from the
+block's recording (`Block.source`), and keeps the chunk's frames until the forward run reaches them.
 """
 
 from __future__ import annotations
@@ -18,10 +24,14 @@ import torch
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.windows import Block
 from spk2vid_model import weights as weight_files
+from spk2vid_model.geometry import STRIDE
 from spk2vid_model.model import StreamState
 
 MODELS = ("auto", "full", "lite")
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+BACKWARD_CHUNK = 32  # blocks per backward run at most (`both_ways`)
+BACKWARD_BYTES = 256 * 2**20  # and at most this many bytes of the chunk's frames held at once
+RUN_UP = 4  # blocks each backward run starts beyond the frames it keeps
 
 
 def available_weights() -> dict[int, list[str]]:
@@ -142,12 +152,15 @@ class NetReconstructor:
 
     `model` picks bundled weights ("auto": full on CUDA, lite on CPU) unless `weights` names a
     file. `precision` other than fp32 runs under autocast. `lens_blur` tells a network that takes it
-    (`blur_input`) the camera's blur, sigma in sensor pixels (None: unknown). Output is clamped to [0, 1].
+    (`blur_input`) the camera's blur, sigma in sensor pixels (None: unknown). `both_ways` averages in
+    a backward run (module docstring); it expects blocks `stride` frames apart and recomputes where
+    they are not. Output is clamped to [0, 1].
     """
 
     def __init__(self, scale: int, model: str = "auto", weights: Path | None = None,
                  device: str = "auto", precision: str = "auto", tile: int = 0,
-                 tile_overlap: int = 16, compile: bool = False, lens_blur: float | None = None):
+                 tile_overlap: int = 16, compile: bool = False, lens_blur: float | None = None,
+                 both_ways: bool = False, stride: int = STRIDE):
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         if tile < 0 or tile_overlap < 0 or (tile and tile_overlap >= tile):
@@ -170,6 +183,7 @@ class NetReconstructor:
             raise InputError(f"--lens-blur {lens_blur}: give the blur's sigma in sensor pixels, 0 or more")
         self.blur = None if lens_blur is None else torch.tensor([lens_blur], device=self.device)
         self.scale, self.window = scale, config.window
+        self.both_ways, self.stride = both_ways, stride
         self.tile, self.tile_overlap = tile, tile_overlap
         net = net.to(self.device, memory_format=torch.channels_last)
         if self.device.type == "cuda":
@@ -182,17 +196,45 @@ class NetReconstructor:
         details += [f"lens blur {lens_blur} px"] if lens_blur is not None else []
         details += [f"tiles {tile} px, overlap {tile_overlap}"] if tile else []
         details += ["compiled"] if compile else []
+        details += ["both ways"] if both_ways else []
         self.description = f"Spk2VidNet {config.name}{source}, {', '.join(details)}"
         self._plans: dict[tuple[int, int], list[Tile]] = {}
         self.reset()
 
     def reset(self) -> None:
         """Forget the stream: the next block starts a new one."""
-        self._states: dict[int, StreamState] = {}
+        self._states: dict[int, StreamState] = {}  # per tile
+        self._backward: dict[int, np.ndarray] = {}  # the backward run's frames still ahead, by centre
 
     def reconstruct(self, block: Block) -> np.ndarray:
         """The block's (H*scale, W*scale) float32 frame in firing-rate units."""
-        frames = torch.from_numpy(np.ascontiguousarray(block.frames)).to(self.device)
+        forward = self._frame(block.frames, self._states)
+        if not self.both_ways:
+            return forward
+        if block.centre not in self._backward:
+            self._backward = self._run_backward(block)
+        return (forward + self._backward.pop(block.centre)) / 2
+
+    def _run_backward(self, block: Block) -> dict[int, np.ndarray]:
+        """Backward frames of the chunk that starts at `block`, by centre: a fresh run over the reversed
+        stream from RUN_UP blocks beyond the chunk (or from the recording's last block) back to `block`."""
+        if block.source is None:
+            raise ValueError("both_ways reads ahead: give blocks cut from a recording (Block.source)")
+        half, (height, width) = self.window // 2, block.frames.shape[-2:]
+        chunk = max(1, min(BACKWARD_CHUNK, BACKWARD_BYTES // (4 * height * width * self.scale ** 2)))
+        last = min(chunk + RUN_UP - 1, (block.source.num_frames - 1 - half - block.centre) // self.stride)
+        states: dict[int, StreamState] = {}
+        frames = {}
+        for k in range(last, -1, -1):
+            centre = block.centre + k * self.stride
+            frame = self._frame(block.source.frames(centre - half, centre + half + 1)[::-1], states)
+            if k < chunk:
+                frames[centre] = frame
+        return frames
+
+    def _frame(self, spikes: np.ndarray, states: dict[int, StreamState]) -> np.ndarray:
+        """One block's frame, continuing the runs in `states` (one per tile)."""
+        frames = torch.from_numpy(np.ascontiguousarray(spikes)).to(self.device)
         height, width = frames.shape[-2:]
         blocks = frames[None, None].float()
         autocast = torch.autocast(self.device.type, dtype=PRECISIONS[self.precision],
@@ -200,16 +242,16 @@ class NetReconstructor:
         with torch.inference_mode(), autocast:
             tiles = self._plan(height, width)
             if tiles[0].weight is None:
-                frame = self._run(0, blocks)
+                frame = self._run(states, 0, blocks)
             else:
                 frame = torch.zeros(height * self.scale, width * self.scale, device=self.device)
                 for key, t in enumerate(tiles):
-                    part = self._run(key, blocks[..., t.rows, t.cols])
+                    part = self._run(states, key, blocks[..., t.rows, t.cols])
                     frame[_hr(t.rows, self.scale), _hr(t.cols, self.scale)] += part * t.weight
             return frame.float().clamp_(0, 1).cpu().numpy()
 
-    def _run(self, key: int, blocks: torch.Tensor) -> torch.Tensor:
-        hr, self._states[key] = self.net(blocks, self._states.get(key), self.blur)
+    def _run(self, states: dict[int, StreamState], key: int, blocks: torch.Tensor) -> torch.Tensor:
+        hr, states[key] = self.net(blocks, states.get(key), self.blur)
         return hr[0, 0, 0]
 
     def _plan(self, height: int, width: int) -> list[Tile]:

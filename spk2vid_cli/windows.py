@@ -19,11 +19,13 @@ from spk2vid_model.geometry import STRIDE, WINDOW
 
 @dataclass(frozen=True)
 class Block:
-    """One block of the stream: its index, its centre spike frame and its `(window, H, W)` frames."""
+    """One block of the stream: its index, its centre spike frame and its `(window, H, W)` frames;
+    `source`, where known, is the recording it was cut from (for reconstructors that read ahead)."""
 
     index: int
     centre: int
     frames: np.ndarray
+    source: SpikeRecording | None = None
 
 
 def block_centres(num_frames: int, window: int = WINDOW, stride: int = STRIDE, start: int = 0,
@@ -60,4 +62,4 @@ def iter_blocks(
         fresh = recording.frames(first_new, hi)
         buffer = np.concatenate([keep, fresh]) if len(keep) else np.ascontiguousarray(fresh)
         buffer_start = lo
-        yield Block(index, centre, buffer)
+        yield Block(index, centre, buffer, recording)

@@ -141,10 +141,10 @@ class FakeNet(TFP):
     """Stands in for spk2vid_cli.net.NetReconstructor: TFP that reports the flags it was given."""
 
     def __init__(self, scale, model="auto", weights=None, device="auto", precision="auto", tile=0,
-                 tile_overlap=16, compile=False, lens_blur=None):
+                 tile_overlap=16, compile=False, lens_blur=None, both_ways=False, stride=None):
         super().__init__(scale, 21)
         self.description = (f"fake net {model} {device} {precision} tile {tile}/{tile_overlap} compile {compile} "
-                            f"blur {lens_blur}")
+                            f"blur {lens_blur} both ways {both_ways} stride {stride}")
 
 
 @pytest.fixture
@@ -156,15 +156,21 @@ def fake_net(monkeypatch):
 
 def test_default_method_is_the_network_when_it_has_weights(rec, tmp_path, capsys, fake_net):
     code, _, err = run_cli(capsys, "convert", rec, "-o", tmp_path / "out.tif", "--model", "lite", "--device", "cpu",
-                           "--precision", "fp32", "--tile", 64, "--tile-overlap", 8, "--compile", "--lens-blur", 0.5)
+                           "--precision", "fp32", "--tile", 64, "--tile-overlap", 8, "--compile", "--lens-blur", 0.5,
+                           "--both-ways", "--stride", 10)
     assert code == EXIT_OK, err
-    assert "fake net lite cpu fp32 tile 64/8 compile True blur 0.5" in err
+    assert "fake net lite cpu fp32 tile 64/8 compile True blur 0.5 both ways True stride 10" in err
     assert tifffile.imread(tmp_path / "out.tif").shape == (6, 24, 40)
 
 
 def test_network_rejects_another_window(rec, tmp_path, capsys, fake_net):
     assert_fails_cleanly(capsys, tmp_path, EXIT_USAGE, "trained on 21-frame blocks", "convert", rec, "-o",
                          tmp_path / "out.tif", "--method", "net", "--window", 11)
+
+
+def test_both_ways_is_refused_for_the_classical_methods(rec, tmp_path, capsys):
+    assert_fails_cleanly(capsys, tmp_path, EXIT_USAGE, "--method tfp already looks both ways: drop --both-ways",
+                         "convert", rec, "-o", tmp_path / "out.tif", "--method", "tfp", "--both-ways")
 
 
 def test_classical_methods_never_import_the_network(rec, tmp_path, capsys, monkeypatch):

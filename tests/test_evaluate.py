@@ -237,6 +237,22 @@ def test_weights_files_that_share_a_name_are_all_scored(gt_folder, tmp_path, cap
     assert figures["net:tiny1"]["psnr"] != figures["net:new/tiny1"]["psnr"]
 
 
+def test_both_ways_is_scored_under_its_own_label(gt_folder, tmp_path, capsys):
+    torch.manual_seed(0)
+    net = Spk2VidNet(replace(TINY, name="tiny1", scale=1))
+    torch.nn.init.normal_(net.upsample[0].weight, std=0.1)  # a non-zero residual: the two runs differ
+    weights = tmp_path / "tiny1.pt"
+    save_weights(net, weights, {}, half=False)
+    figures = {}
+    for flags in ([], ["--both-ways"]):
+        report_path = tmp_path / f"reds{len(flags)}.json"
+        code, _, err = run_cli(capsys, "eval", gt_folder, "--weights", weights, "--centre", 30, "--json",
+                               report_path, *flags)
+        assert code == 0, err
+        figures.update(json.loads(report_path.read_text())["overall"])
+    assert figures["net:tiny1 both-ways"]["psnr"] != figures["net:tiny1"]["psnr"]
+
+
 def test_lens_blur_is_told_to_the_networks_that_take_it_only(gt_folder, tmp_path, capsys):
     paths = {}
     for name, told in (("plain", False), ("told", True)):

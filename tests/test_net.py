@@ -1,13 +1,18 @@
 """NetReconstructor: streaming across calls, tiling, weight choice and flag errors."""
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from spk2vid_cli import net as net_module
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.net import NetReconstructor, available_weights, plan_tiles, resolve_precision
+from spk2vid_cli.spikes import SpikeRecording
+from spk2vid_cli.training import evaluate
+from spk2vid_cli.windows import iter_blocks
 from spk2vid_model import weights
 from spk2vid_model.weights import load_weights
 from torch_helpers import TILE_TINY as TINY
@@ -128,3 +133,57 @@ def test_auto_precision_is_bf16_only_on_cpus_with_native_bf16(monkeypatch, nativ
     assert resolve_precision("auto", torch.device("cpu")) == ("bf16" if native else "fp32")
     assert resolve_precision("auto", torch.device("cuda")) == "bf16"
     assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
+
+
+def recording_of(frames: np.ndarray, reads: list) -> SpikeRecording:
+    """An in-memory recording of `frames` that logs each `frames(start, stop)` call in `reads`."""
+    def read(start, stop):
+        reads.append((start, stop))
+        return frames[start:stop].copy()
+
+    return SpikeRecording(Path("mem.dat"), "array", *frames.shape[1:], len(frames), "test", False, 0, _read=read)
+
+
+@pytest.mark.parametrize("chunk, run_up", [(3, 2), (32, 4)])
+def test_both_ways_averages_chunked_backward_runs_over_the_reversed_stream(tiny_weights, monkeypatch, chunk, run_up):
+    monkeypatch.setattr(net_module, "BACKWARD_CHUNK", chunk)
+    monkeypatch.setattr(net_module, "RUN_UP", run_up)
+    window, stride = TINY.window, 5
+    spikes = (np.random.default_rng(1).random((window + 7 * stride, 8, 10)) < 0.3).astype(np.uint8)
+    reads = []
+    blocks = list(iter_blocks(recording_of(spikes, reads), window, stride))
+    forward = NetReconstructor(2, weights=tiny_weights, device="cpu", precision="fp32")
+    both = NetReconstructor(2, weights=tiny_weights, device="cpu", precision="fp32", both_ways=True, stride=stride)
+    assert "both ways" in both.description
+    reads.clear()
+    got = [both.reconstruct(blocks[0])]
+    # the first backward run reads only as far as it needs, not the whole recording
+    assert max(stop for _, stop in reads) == blocks[min(chunk + run_up, len(blocks)) - 1].centre + window // 2 + 1
+    got += [both.reconstruct(block) for block in blocks[1:]]
+    for j, block in enumerate(blocks):
+        start = j - j % chunk
+        forward.reset()  # the backward run of j's chunk: from run_up blocks past the chunk's end, back to it
+        for later in blocks[min(start + chunk + run_up, len(blocks)) - 1:j:-1]:
+            forward.reconstruct(replace(later, frames=later.frames[::-1]))
+        backward = forward.reconstruct(replace(block, frames=block.frames[::-1]))
+        forward.reset()
+        ahead = [forward.reconstruct(b) for b in blocks[:j + 1]][-1]
+        np.testing.assert_allclose(got[j], (ahead + backward) / 2, atol=1e-5)
+
+
+def test_both_ways_on_the_synthetic_set_matches_the_reconstructor(tiny_weights, monkeypatch):
+    for module in (net_module, evaluate):
+        monkeypatch.setattr(module, "BACKWARD_CHUNK", 3)
+        monkeypatch.setattr(module, "RUN_UP", 2)
+    blocks = stream(8, 8, 10)  # consecutive blocks, `window` frames apart
+    spikes = np.concatenate([b.frames for b in blocks])
+    recording = recording_of(spikes, [])
+    rec = NetReconstructor(2, weights=tiny_weights, device="cpu", precision="fp32", both_ways=True,
+                           stride=TINY.window)
+    frames = np.stack([rec.reconstruct(replace(b, source=recording)) for b in blocks])
+    net, _ = load_weights(tiny_weights)
+    batched = evaluate.predict_net(net, torch.from_numpy(spikes).float().reshape(1, 8, TINY.window, 8, 10),
+                                   chunk=3, both_ways=True)
+    np.testing.assert_allclose(frames, batched[0, :, 0].clamp(0, 1).numpy(), atol=1e-5)
+    forward = evaluate.predict_net(net, torch.from_numpy(spikes).float().reshape(1, 8, TINY.window, 8, 10), chunk=3)
+    assert (forward - batched).abs().max() > 1e-3  # the backward runs do change the frames

@@ -40,6 +40,7 @@ class NetFlags:
     tile_overlap: int
     compile: bool
     lens_blur: float | None = None
+    both_ways: bool = False
 
 
 def plural(count: int, noun: str) -> str:
@@ -58,15 +59,20 @@ def check_flags(output: Path, folder_format: str | None, fps: float, bit_depth: 
     check_output(output / example if example else output, bit_depth)
 
 
-def make_reconstructor(method: str | None, scale: int, window: int | None, net: NetFlags) -> Reconstructor:
+def make_reconstructor(method: str | None, scale: int, window: int | None, stride: int,
+                       net: NetFlags) -> Reconstructor:
     """TFP, TFI or (for "net" or None) the network, which fails naming the scales that have weights."""
     if method in ("tfp", "tfi"):
+        if net.both_ways:
+            raise UsageError(f"--both-ways runs the network a second time, backwards; --method {method} "
+                             "already looks both ways: drop --both-ways")
         return {"tfp": TFP, "tfi": TFI}[method](scale, window or WINDOW)
     from spk2vid_cli.net import NetReconstructor
 
     reconstructor = NetReconstructor(scale, model=net.model, weights=net.weights, device=net.device,
                                      precision=net.precision, tile=net.tile, tile_overlap=net.tile_overlap,
-                                     compile=net.compile, lens_blur=net.lens_blur)
+                                     compile=net.compile, lens_blur=net.lens_blur, both_ways=net.both_ways,
+                                     stride=stride)
     if window is not None and window != reconstructor.window:
         raise InputError(f"--window {window}: the network was trained on {reconstructor.window}-frame blocks; "
                          "leave --window out with --method net")
@@ -192,16 +198,20 @@ def convert(
         "--lens-blur", min=0.0, rich_help_panel=NETWORK, show_default=False,
         help="The camera's blur (lens and pixel) as a Gaussian sigma in sensor pixels, for networks told it "
              "(x1-lite), which then undo it. Default: unknown; the network judges it from the spikes.")] = None,
+    both_ways: Annotated[bool, typer.Option(
+        "--both-ways", rich_help_panel=NETWORK,
+        help="Also run the network backwards in time and average the two runs: a little sharper and "
+             "cleaner (README), about twice the time.")] = False,
     reader: ReaderFlags = ReaderFlags(),
     spike_rate: SpikeRate = DEFAULT_SPIKE_RATE,
 ) -> None:
     """Reconstruct a recording (or a folder of them) into high-resolution video."""
     Exposure.from_spec(exposure)  # a bad value fails before any work
-    net = NetFlags(weights, model, device, precision, tile, tile_overlap, compile_model, lens_blur)
+    net = NetFlags(weights, model, device, precision, tile, tile_overlap, compile_model, lens_blur, both_ways)
     check_flags(output, fmt if source.is_dir() else None, fps, bit_depth, net)
     job = ConvertJob(
         reader=reader,
-        reconstructor=make_reconstructor(method, scale, window, net),  # once; pipeline.convert resets it per file
+        reconstructor=make_reconstructor(method, scale, window, stride, net),  # once; pipeline.convert resets it per file
         stride=stride, start=start, end=end, exposure=exposure, spike_rate=spike_rate,
         fps=fps, crf=crf, bit_depth=bit_depth,
         overwrite=overwrite or skip_existing,  # what --skip-existing does not skip is unfinished: redo it

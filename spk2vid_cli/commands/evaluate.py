@@ -50,6 +50,9 @@ def evaluate(
         min=0.0, rich_help_panel=NETS, show_default=False,
         help="Tell the networks that take it (x1-lite) the recordings' lens blur, Gaussian sigma in sensor "
              "pixels (the synthetic sets are sharp: 0). Default: unknown.")] = None,
+    both_ways: Annotated[bool, typer.Option(
+        "--both-ways", rich_help_panel=NETS,
+        help="Run the networks as `convert --both-ways` does: also backwards in time, averaged.")] = False,
     json_path: Annotated[Path | None, typer.Option(
         "--json", rich_help_panel=OUTPUT,
         help="Write the full report (per frame, per sequence, overall) as JSON.")] = None,
@@ -64,10 +67,13 @@ def evaluate(
 
     console = Console(stderr=True)
     choices = _weight_choices(weights or [])
+    if both_ways:  # the labels say so, in the table and the JSON report
+        choices = {scale: {f"{label} both-ways": path for label, path in labels.items()}
+                   for scale, labels in choices.items()}
     if synthetic is not None:
         if paths:
             raise InputError(f"{paths[0]}: give spike files or --synthetic, not both")
-        results = _synthetic(synthetic, scale, choices, device, lens_blur)
+        results = _synthetic(synthetic, scale, choices, device, lens_blur, both_ways)
     else:
         if not paths:
             raise InputError("no input: give spike files or folders (from spk2vid simulate --save-gt), "
@@ -79,7 +85,8 @@ def evaluate(
             from spk2vid_model.weights import load_config
 
             return {label: NetReconstructor(pair_scale, weights=path, device=device, precision=precision,
-                                            lens_blur=lens_blur if load_config(path).blur_input else None)
+                                            lens_blur=lens_blur if load_config(path).blur_input else None,
+                                            both_ways=both_ways)
                     for label, path in choices.get(pair_scale, {}).items()}
 
         def progress(step: str) -> None:
@@ -114,7 +121,7 @@ def _weight_choices(extra: list[Path]) -> dict[int, dict[str, Path]]:
 
 
 def _synthetic(folder: Path, scale: int, choices: dict[int, dict[str, Path]], device: str,
-               lens_blur: float | None = None) -> dict:
+               lens_blur: float | None = None, both_ways: bool = False) -> dict:
     from spk2vid_cli.net import resolve_device
     from spk2vid_cli.training.evaluate import synthetic_scores
     from spk2vid_cli.training.sources import SourcePool
@@ -134,7 +141,7 @@ def _synthetic(folder: Path, scale: int, choices: dict[int, dict[str, Path]], de
         segments["synthetic-video"] = cut(SourcePool.from_arrays([], pool.clips))
     if scale == 1:  # a sensor sees more detail per pixel than a 1:1 crop of a photo: render at 4x, downscale
         segments["synthetic-dense"] = cut(pool, DENSE_SUPERSAMPLE)
-    return synthetic_scores(segments, nets, scale, STRIDE, resolve_device(device), lens_blur)
+    return synthetic_scores(segments, nets, scale, STRIDE, resolve_device(device), lens_blur, both_ways)
 
 
 def _table(results: dict) -> Table:

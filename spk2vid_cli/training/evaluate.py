@@ -47,7 +47,7 @@ import torch.nn.functional as F
 
 from spk2vid_cli.classical import TFI, TFP, bicubic
 from spk2vid_cli.errors import InputError, OutputError
-from spk2vid_cli.net import NetReconstructor
+from spk2vid_cli.net import BACKWARD_CHUNK, RUN_UP, NetReconstructor
 from spk2vid_cli.simulate import area_downscale, to_luminance
 from spk2vid_cli.spikes import SpikeRecording, open_recording
 from spk2vid_cli.training.metrics import psnr, ssim
@@ -124,12 +124,26 @@ def predict_tfp(blocks: torch.Tensor, stride: int, scale: int, window: int = CLA
 
 
 def predict_net(net: Spk2VidNet, blocks: torch.Tensor, chunk: int = NET_CHUNK,
-                lens_blur: float | None = None) -> torch.Tensor:
+                lens_blur: float | None = None, both_ways: bool = False) -> torch.Tensor:
     """The network over whole streams (B, N, window, h, w), `chunk` blocks per call, state carried over;
-    a network that takes the lens blur is told `lens_blur` (None: unknown), others nothing.
+    a network that takes the lens blur is told `lens_blur` (None: unknown), others nothing. `both_ways`:
+    averaged with backward runs over the reversed streams, in the chunks of `NetReconstructor`.
 
-    Runs in bf16 autocast on CUDA and in fp32 on the CPU, so CPU scores compare across machines.
+    Output is clamped to [0, 1] as `NetReconstructor` does. Runs in bf16 autocast on CUDA and in fp32 on
+    the CPU, so CPU scores compare across machines.
     """
+    forward = _run_net(net, blocks, chunk, lens_blur)
+    if not both_ways:
+        return forward
+    backward, count = [], blocks.shape[1]
+    for start in range(0, count, BACKWARD_CHUNK):
+        stop = min(start + BACKWARD_CHUNK + RUN_UP, count)
+        backward.append(_run_net(net, blocks[:, start:stop].flip(1, 2), chunk, lens_blur).flip(1)[:, :BACKWARD_CHUNK])
+    return (forward + torch.cat(backward, 1)) / 2
+
+
+def _run_net(net: Spk2VidNet, blocks: torch.Tensor, chunk: int, lens_blur: float | None) -> torch.Tensor:
+    """`predict_net` one way."""
     outputs, state = [], None
     told = lens_blur is not None and net.config.blur_input
     blur = torch.full(blocks.shape[:1], lens_blur, device=blocks.device) if told else None
@@ -137,7 +151,7 @@ def predict_net(net: Spk2VidNet, blocks: torch.Tensor, chunk: int = NET_CHUNK,
     with torch.no_grad(), autocast:
         for start in range(0, blocks.shape[1], chunk):
             hr, state = net(blocks[:, start:start + chunk], state, blur)
-            outputs.append(hr.float())
+            outputs.append(hr.float().clamp_(0, 1))  # as NetReconstructor; the metrics clip anyway
     return torch.cat(outputs, 1)
 
 
@@ -151,25 +165,29 @@ def baseline_scores(segment: Segment, scale: int, stride: int) -> dict[str, Scor
     return scores
 
 
-def net_scores(net: Spk2VidNet, segment: Segment, lens_blur: float | None = None) -> Scores:
+def net_scores(net: Spk2VidNet, segment: Segment, lens_blur: float | None = None, both_ways: bool = False) -> Scores:
     """The network's scores on a validation segment, on the segment's device, told `lens_blur` if it takes
-    it; from blocks wider than the network's window it reads the middle frames (the same centres)."""
+    it, run `both_ways` or forwards only; from blocks wider than the network's window it reads the middle
+    frames (the same centres)."""
     cut = (segment.blocks.shape[2] - net.config.window) // 2
     if cut < 0:
         raise ValueError(f"{net.config.name} needs {net.config.window}-frame blocks, "
                          f"the segment has {segment.blocks.shape[2]}")
     blocks = segment.blocks[:, :, cut:cut + net.config.window]
-    return score(predict_net(net, blocks, lens_blur=lens_blur), segment.gt, segment.rate, net.config.scale)
+    return score(predict_net(net, blocks, lens_blur=lens_blur, both_ways=both_ways), segment.gt, segment.rate,
+                 net.config.scale)
 
 
 def synthetic_scores(segments: dict[str, Segment], nets: dict[str, Spk2VidNet], scale: int, stride: int,
-                     device: torch.device, lens_blur: float | None = None) -> dict[str, dict[str, Scores]]:
-    """Every network (told `lens_blur` if it takes it) and the baselines on each synthetic validation set
-    (name -> segment), one sequence each."""
+                     device: torch.device, lens_blur: float | None = None,
+                     both_ways: bool = False) -> dict[str, dict[str, Scores]]:
+    """Every network (told `lens_blur` if it takes it, run `both_ways` or not) and the baselines on each
+    synthetic validation set (name -> segment), one sequence each."""
     results = {}
     for name, segment in segments.items():
         segment = segment.to(device)
-        nets_scores = {label: net_scores(net.to(device).eval(), segment, lens_blur) for label, net in nets.items()}
+        nets_scores = {label: net_scores(net.to(device).eval(), segment, lens_blur, both_ways)
+                       for label, net in nets.items()}
         results[name] = {**nets_scores, **baseline_scores(segment, scale, stride)}
     return results
 
@@ -248,7 +266,7 @@ def blocks_at(recording: SpikeRecording, centres: list[int], window: int, shrink
         if half < 0 or centre - half < 0 or centre + half >= recording.num_frames:
             raise InputError(f"{recording.path}: ground-truth frame {centre} has no {window}-frame block around it; "
                              f"simulate with the default --gt-window {WINDOW}")
-        yield Block(index, centre, recording.frames(centre - half, centre + half + 1))
+        yield Block(index, centre, recording.frames(centre - half, centre + half + 1), recording)
 
 
 def score_frames(frames: Iterator[np.ndarray], truth: Truth) -> Scores:
