@@ -108,7 +108,7 @@ def convert_seconds(args: argparse.Namespace, name: str, precision: str, compile
     config = CONFIGS[name]
     weights = folder / f"{name}.pt"
     save_weights(Spk2VidNet(config), weights, {}, half=True)
-    stream = folder / "stream.dat"
+    stream = folder / f"stream-{config.window}.dat"  # configurations with the same window share one
     if not stream.exists():
         rng = np.random.default_rng(0)
         still = folder / "still.png"

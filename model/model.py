@@ -93,16 +93,17 @@ class ModelConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
-X1_LITE_WINDOW = 41  # spike frames per block of x1-lite (the others: WINDOW)
+LITE_WINDOW = 41  # spike frames per block of the -lite networks (the paper size: WINDOW)
 
 
 def _configs() -> dict[str, ModelConfig]:
     """Paper-size configurations per scale (x4: 3.75M parameters, the paper's 3.73M), plus
     `-lite` ones for CPUs: 24 channels at full LR resolution, one residual block per recurrent
     layer, shared-offset alignment ("warp", 4 groups) and CMF estimated at half resolution, and a
-    direct pixel shuffle; about 1/35 of the multiply-accumulates of the paper size. `x1-lite` also
-    compensates motion inside each block (`compensate`) and reads blocks of X1_LITE_WINDOW frames:
-    twice the light per output frame, for the dark and textured parts of a scene."""
+    direct pixel shuffle; about 1/35 of the multiply-accumulates of the paper size. The lite ones
+    also compensate motion inside each block (`compensate`) and read blocks of LITE_WINDOW frames:
+    twice the light per output frame, for the dark and textured parts of a scene; `x1-lite` is
+    also told the lens blur (`blur_input`)."""
     configs = {}
     for scale in (1, 2, 4, 8):
         full = ModelConfig(name=f"x{scale}", scale=scale)
@@ -110,9 +111,7 @@ def _configs() -> dict[str, ModelConfig]:
         configs[f"{full.name}-lite"] = replace(
             full, name=f"{full.name}-lite", channels=24, extract_blocks=2, fusion_blocks=1,
             deform_groups=4, alignment="warp", align_stride=2, cmf_channels=8, upsampler="direct",
-            # x1-lite compensates motion inside longer blocks and is told the lens blur; x4-lite's
-            # weights predate all three
-            compensate=scale == 1, window=X1_LITE_WINDOW if scale == 1 else WINDOW, blur_input=scale == 1)
+            compensate=True, window=LITE_WINDOW, blur_input=scale == 1)
     return configs
 
 

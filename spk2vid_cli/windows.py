@@ -8,7 +8,7 @@ shared by consecutive blocks are read and unpacked once.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -45,9 +45,11 @@ def block_centres(num_frames: int, window: int = WINDOW, stride: int = STRIDE, s
 def iter_blocks(
     recording: SpikeRecording, window: int = WINDOW, stride: int = STRIDE, start: int = 0, end: int | None = None
 ) -> Iterator[Block]:
-    """Yield the blocks of `recording` in order, reading each spike frame once."""
+    """Yield the blocks of `recording` in order, reading each spike frame once; each block's `source`
+    is the recording cut at `end`, so that nothing reads past it."""
     end = recording.num_frames if end is None else end
     centres = block_centres(recording.num_frames, window, stride, start, end)
+    source = recording if end == recording.num_frames else replace(recording, num_frames=end)
     if not centres:
         raise InputError(
             f"{recording.path}: {end - start} frames in range, fewer than one block of {window}; "
@@ -62,4 +64,4 @@ def iter_blocks(
         fresh = recording.frames(first_new, hi)
         buffer = np.concatenate([keep, fresh]) if len(keep) else np.ascontiguousarray(fresh)
         buffer_start = lo
-        yield Block(index, centre, buffer, recording)
+        yield Block(index, centre, buffer, source)

@@ -187,3 +187,13 @@ def test_both_ways_on_the_synthetic_set_matches_the_reconstructor(tiny_weights, 
     np.testing.assert_allclose(frames, batched[0, :, 0].clamp(0, 1).numpy(), atol=1e-5)
     forward = evaluate.predict_net(net, torch.from_numpy(spikes).float().reshape(1, 8, TINY.window, 8, 10), chunk=3)
     assert (forward - batched).abs().max() > 1e-3  # the backward runs do change the frames
+
+
+def test_both_ways_reads_nothing_past_the_end_of_the_range(tiny_weights):
+    window, stride = TINY.window, 5
+    spikes = (np.random.default_rng(2).random((window + 9 * stride, 8, 10)) < 0.3).astype(np.uint8)
+    reads = []
+    end = window + 4 * stride
+    both = NetReconstructor(2, weights=tiny_weights, device="cpu", precision="fp32", both_ways=True, stride=stride)
+    frames = [both.reconstruct(block) for block in iter_blocks(recording_of(spikes, reads), window, stride, 0, end)]
+    assert len(frames) == 5 and max(stop for _, stop in reads) == end
