@@ -153,8 +153,8 @@ class NetReconstructor:
     `model` picks bundled weights ("auto": full on CUDA, lite on CPU) unless `weights` names a
     file. `precision` other than fp32 runs under autocast. `lens_blur` tells a network that takes it
     (`blur_input`) the camera's blur, sigma in sensor pixels (None: unknown). `both_ways` averages in
-    a backward run (module docstring); it expects blocks `stride` frames apart and recomputes where
-    they are not. Output is clamped to [0, 1].
+    a backward run (module docstring); its first chunk expects blocks `stride` frames apart, later ones
+    the spacing of the stream's last two blocks. Output is clamped to [0, 1].
     """
 
     def __init__(self, scale: int, model: str = "auto", weights: Path | None = None,
@@ -205,6 +205,7 @@ class NetReconstructor:
         """Forget the stream: the next block starts a new one."""
         self._states: dict[int, StreamState] = {}  # per tile
         self._backward: dict[int, np.ndarray] = {}  # the backward run's frames still ahead, by centre
+        self._spacing, self._previous = self.stride, None  # the stream's block spacing, its last centre
 
     def reconstruct(self, block: Block) -> np.ndarray:
         """The block's (H*scale, W*scale) float32 frame in firing-rate units."""
@@ -212,7 +213,10 @@ class NetReconstructor:
         if not self.both_ways:
             return forward
         if block.centre not in self._backward:
+            if self._previous is not None and block.centre > self._previous:  # spaced otherwise: follow
+                self._spacing = block.centre - self._previous
             self._backward = self._run_backward(block)
+        self._previous = block.centre
         return (forward + self._backward.pop(block.centre)) / 2
 
     def _run_backward(self, block: Block) -> dict[int, np.ndarray]:
@@ -222,11 +226,11 @@ class NetReconstructor:
             raise ValueError("both_ways reads ahead: give blocks cut from a recording (Block.source)")
         half, (height, width) = self.window // 2, block.frames.shape[-2:]
         chunk = max(1, min(BACKWARD_CHUNK, BACKWARD_BYTES // (4 * height * width * self.scale ** 2)))
-        last = min(chunk + RUN_UP - 1, (block.source.num_frames - 1 - half - block.centre) // self.stride)
+        last = min(chunk + RUN_UP - 1, (block.source.num_frames - 1 - half - block.centre) // self._spacing)
         states: dict[int, StreamState] = {}
         frames = {}
         for k in range(last, -1, -1):
-            centre = block.centre + k * self.stride
+            centre = block.centre + k * self._spacing
             frame = self._frame(block.source.frames(centre - half, centre + half + 1)[::-1], states)
             if k < chunk:
                 frames[centre] = frame

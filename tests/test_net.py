@@ -197,3 +197,19 @@ def test_both_ways_reads_nothing_past_the_end_of_the_range(tiny_weights):
     both = NetReconstructor(2, weights=tiny_weights, device="cpu", precision="fp32", both_ways=True, stride=stride)
     frames = [both.reconstruct(block) for block in iter_blocks(recording_of(spikes, reads), window, stride, 0, end)]
     assert len(frames) == 5 and max(stop for _, stop in reads) == end
+
+
+def test_both_ways_follows_the_spacing_of_the_blocks_it_is_given(tiny_weights, monkeypatch):
+    monkeypatch.setattr(net_module, "BACKWARD_CHUNK", 3)
+    monkeypatch.setattr(net_module, "RUN_UP", 2)
+    window, stride = TINY.window, 5
+    spikes = (np.random.default_rng(3).random((window + 7 * stride, 8, 10)) < 0.3).astype(np.uint8)
+    blocks = list(iter_blocks(recording_of(spikes, []), window, stride))
+    runs = []
+    both = NetReconstructor(2, weights=tiny_weights, device="cpu", precision="fp32", both_ways=True,
+                            stride=stride + 1)  # a wrong guess: every chunk would have to be redone
+    backward = both._run_backward
+    monkeypatch.setattr(both, "_run_backward", lambda block: runs.append(block.index) or backward(block))
+    for block in blocks:
+        both.reconstruct(block)
+    assert runs == [0, 1, 4, 7]  # the guess, then chunks of 3 at the stream's own spacing
