@@ -7,16 +7,18 @@ Run it where spk2vid is installed (`pip install -e .`):
 
 Each image (default: the two REDS_BASE ground-truth frames in ../shared, grey) slides sideways at a
 constant speed, in sensor pixels per spike frame, past an ideal integrate-and-fire sensor (rate 0.6,
-no noise, random initial charge, seed 0); at `--scale` N the image is the ground truth and the
-sensor sees it area-downscaled by N, and with `--lens-blur` S through a Gaussian lens blur of sigma
-S sensor pixels (REDS_BASE's spikes see its ground truth about as with 0.5); `--tell` adds a
-"NAME told" column for each network that takes the blur (x1-lite), told S. The ground truth is the
-image itself at spike frame 150. Each network runs from `run-up` blocks before that frame (blocks of
-its window every 10 frames, state carried over), so the table shows both how one block suffers from
-motion inside it and how much the recurrent history adds. TFP21 / TFP41 (bicubic at xN) look at
-frame 150 only. At xN an "oracle" column upsamples the sensor's sharp, noise-free view at frame 150
-(bicubic): what a perfect denoiser without super-resolution would score. PSNR in dB, mean over the
-images, of intensity = output / 0.6 clipped to [0, 1].
+no noise, random initial charge, seed 0). The slide is an exact sub-pixel shift (the image wraps
+round; see `fourier_shift`). At `--scale` N the image is the ground truth and the sensor sees it
+area-downscaled by N, and with `--lens-blur` S through a Gaussian lens blur of sigma S sensor pixels
+(REDS_BASE's spikes see its ground truth about as with 0.5); `--tell` adds a "NAME told" column for
+each network that takes the blur (x1-lite), told S. The ground truth is the image itself at spike
+frame 150. Each network runs from `run-up` blocks before that frame (blocks of its window every 10
+frames, state carried over), so the table shows both how one block suffers from motion inside it and
+how much the recurrent history adds. TFP21 / TFP41 (bicubic at xN) look at frame 150 only; "TFP281
+along the motion" averages the 281 frames around it, each first moved back by the known motion
+(`along_the_motion`). At xN an "oracle" column upsamples the sensor's sharp, noise-free view at
+frame 150 (bicubic): what a perfect denoiser without super-resolution would score. PSNR in dB, mean
+over the images, of intensity = output / 0.6 clipped to [0, 1].
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from spk2vid_cli.classical import TFP, bicubic
 from spk2vid_cli.net import NetReconstructor
@@ -35,28 +36,47 @@ from spk2vid_cli.simulate import area_downscale, integrate_and_fire, lens_blur
 from spk2vid_cli.training.evaluate import read_gt_image
 from spk2vid_cli.training.metrics import psnr
 from spk2vid_cli.windows import Block
-from spk2vid_model.dcn import shifted_grid
 from spk2vid_model.geometry import CLASSICAL_WINDOW, STRIDE
 from spk2vid_model.weights import bundled_weights, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 REDS_GT = REPO.parent / "shared" / "real" / "chenkang455_Spike-Zoo" / "reds_base" / "gt"
 RATE, CENTRE = 0.6, 150
+ALONG = 281  # frames of the TFP along the motion
+
+
+def fourier_shift(images: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """`images` (H, W), or (T, H, W) one per shift, moved right by each of `shifts` (T,) pixels: (T, H, W).
+
+    A band-limited translation, exact below the Nyquist frequency; the image is taken as periodic,
+    so what leaves one side comes back on the other. Bilinear resampling would instead blur each
+    frame by an amount that depends on the fraction of a pixel it is shifted by, and so charge the
+    motion with a blur it does not make."""
+    frequencies = torch.fft.fftfreq(images.shape[-1], dtype=torch.float64)
+    phase = torch.exp(-2j * torch.pi * shifts.double()[:, None, None] * frequencies)
+    spectrum = torch.fft.fft(images.double(), dim=-1)
+    return torch.fft.ifft(spectrum * phase, dim=-1).real.float()
 
 
 def sliding_stream(image: torch.Tensor, speed: float, frames: int, scale: int, seed: int = 0,
                    blur: float = 0.0) -> np.ndarray:
-    """Spikes (frames, h, w) of `image` (H, W) moving right by `speed` sensor pixels per frame,
-    in place at frame CENTRE (bilinear resampling, edges repeated), seen through a lens blur of
-    sigma `blur` sensor pixels."""
-    height, width = image.shape
-    shifts = ((CENTRE - torch.arange(frames)) * speed * scale).view(frames, 1, 1).expand(frames, height, width)
-    grid = shifted_grid(torch.zeros_like(shifts), shifts, torch.float32)
-    moving = F.grid_sample(image.expand(frames, 1, height, width), grid, mode="bilinear", padding_mode="border",
-                           align_corners=False)[:, 0]
+    """Spikes (frames, h, w) of `image` (H, W) moving right by `speed` sensor pixels per frame
+    (`fourier_shift`, clipped to [0, 1]), in place at frame CENTRE, seen through a lens blur of sigma
+    `blur` sensor pixels."""
+    moving = fourier_shift(image, (torch.arange(frames) - CENTRE) * speed * scale).clamp(0, 1)
     seen = lens_blur(area_downscale(moving, scale)[None], torch.tensor([blur]))
     spikes, _ = integrate_and_fire(seen, RATE, generator=torch.Generator().manual_seed(seed))
     return spikes[0].numpy()
+
+
+def along_the_motion(stream: np.ndarray, speed: float, scale: int) -> np.ndarray:
+    """TFP over ALONG frames around CENTRE, each frame first moved back by the scene's known motion:
+    what an exact motion estimate and a long window allow, short of undoing the smear of each
+    pixel's charge between its spikes."""
+    half = ALONG // 2
+    frames = torch.from_numpy(stream[CENTRE - half:CENTRE + half + 1]).float()
+    steady = fourier_shift(frames, -torch.arange(-half, half + 1) * speed).numpy()
+    return TFP(scale, ALONG).reconstruct(Block(0, CENTRE, steady))
 
 
 def run_network(net: NetReconstructor, stream: np.ndarray, run_up: int) -> np.ndarray:
@@ -98,10 +118,11 @@ def main() -> None:
     longest = (CENTRE - widest // 2) // STRIDE + 1  # blocks that fit between frame 0 and CENTRE
     if max(args.run_up) > longest:
         parser.error(f"--run-up {max(args.run_up)}: {widest}-frame blocks fit at most {longest} up to frame {CENTRE}")
-    frames = CENTRE + STRIDE + 1 + max(widest, CLASSICAL_WINDOW) // 2
+    frames = max(CENTRE + STRIDE + 1 + max(widest, CLASSICAL_WINDOW) // 2, CENTRE + ALONG // 2 + 1)
     truths = [torch.from_numpy(read_gt_image(path)).float() for path in args.images]
     truths = [t[:t.shape[0] // args.scale * args.scale, :t.shape[1] // args.scale * args.scale] for t in truths]
-    measured = [f"{name} @{n}" for name in nets for n in args.run_up] + ["TFP21", "TFP41"]
+    along = f"TFP{ALONG} along the motion"
+    measured = [f"{name} @{n}" for name in nets for n in args.run_up] + ["TFP21", "TFP41", along]
     oracle = {}
     if args.scale > 1:  # the sensor's sharp, noise-free view upsampled: the same at every speed
         views = [area_downscale(t[None, None], args.scale) * RATE for t in truths]
@@ -120,6 +141,7 @@ def main() -> None:
                 half = window // 2
                 block = Block(0, CENTRE, stream[CENTRE - half:CENTRE + half + 1])
                 sums[f"TFP{window}"] += score(TFP(args.scale, window).reconstruct(block), truth, args.scale)
+            sums[along] += score(along_the_motion(stream, speed, args.scale), truth, args.scale)
         table[speed] = {column: value / len(truths) for column, value in sums.items()} | oracle
     if args.json:
         print(json.dumps({"images": [str(p) for p in args.images], "scale": args.scale, "lens_blur": args.lens_blur,
