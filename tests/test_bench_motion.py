@@ -12,8 +12,8 @@ SPEC.loader.exec_module(bench_motion)
 
 
 def smooth_image() -> torch.Tensor:
-    """Values inside (0, 1), so that clipping never acts: sinusoids of periods 40 down to 4 pixels
-    along the rows (a translation is exact below the Nyquist frequency, where each pixel row alternates)."""
+    """Sinusoids of periods 40 down to 4 pixels along the rows: all below the Nyquist frequency
+    (neighbouring pixels alternating), where a translation is exact."""
     x = torch.arange(40.0) * 2 * torch.pi / 40
     y = torch.arange(24.0)[:, None] / 24
     return 0.5 + 0.1 * torch.sin(x + 1) + 0.1 * torch.cos(3 * x) * y + 0.1 * torch.sin(10 * x - 2) * (1 - y)
