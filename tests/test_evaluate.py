@@ -4,6 +4,7 @@ import csv
 import json
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -157,6 +158,22 @@ def test_cli_prints_a_table_and_writes_json_and_curve(pair_dir, tmp_path, capsys
     code, printed, _ = run_cli(capsys, "eval", pair_dir, "--json", report_path, "--curve", curve_path)
     assert code == 0 and "TFP41" in printed
     assert "oracle" in json.loads(report_path.read_text())["overall"] and curve_path.is_file()
+
+
+def test_cli_json_dash_prints_only_json_on_stdout(pair_dir, capsys):
+    """`--json -` is for pipes: the report alone on stdout, the table on stderr."""
+    code, printed, err = run_cli(capsys, "eval", pair_dir, "--json", "-")
+    assert code == 0 and "TFP41" in err
+    assert "oracle" in json.loads(printed)["overall"]
+    assert not (Path.cwd() / "-").exists()
+
+
+def test_report_replaces_the_previous_one_whole_and_leaves_no_temporary(pair_dir, tmp_path, capsys):
+    report_path = tmp_path / "eval.json"
+    report_path.write_text("old")
+    code, _, _ = run_cli(capsys, "eval", pair_dir, "--json", report_path)
+    assert code == 0 and "overall" in json.loads(report_path.read_text())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eval.json"]
 
 
 def test_cli_without_input_is_a_usage_error(capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from functools import cache
 from pathlib import Path
 from typing import Annotated
@@ -55,7 +56,8 @@ def evaluate(
         help="Run the networks as `convert --both-ways` does: also backwards in time, averaged.")] = False,
     json_path: Annotated[Path | None, typer.Option(
         "--json", rich_help_panel=OUTPUT,
-        help="Write the full report (per frame, per sequence, overall) as JSON.")] = None,
+        help="Write the full report (per frame, per sequence, overall) as JSON; `-` prints it on stdout "
+             "(the table then goes to stderr).")] = None,
     curve: Annotated[Path | None, typer.Option(
         rich_help_panel=OUTPUT,
         help="Write PSNR per block position as CSV (and a PNG beside it with matplotlib).")] = None,
@@ -96,8 +98,11 @@ def evaluate(
             results = ev.evaluate_gt_folder(paths[0], nets_for, rate, centre, progress)
         else:
             results = ev.evaluate_recordings(ev.find_pairs(paths, gt), nets_for, progress)
-    Console().print(_table(results))
-    if json_path is not None:
+    to_stdout = json_path == Path("-")
+    (console if to_stdout else Console()).print(_table(results))
+    if to_stdout:
+        sys.stdout.write(ev.report_json(results))
+    elif json_path is not None:
         ev.write_report(results, json_path)
     if curve is not None:
         plot = ev.write_curve(results, curve)

@@ -45,8 +45,9 @@ import tifffile
 import torch
 import torch.nn.functional as F
 
+from spk2vid_cli.atomic import atomic_write, output_error
 from spk2vid_cli.classical import TFI, TFP, bicubic
-from spk2vid_cli.errors import InputError, OutputError
+from spk2vid_cli.errors import InputError
 from spk2vid_cli.net import BACKWARD_CHUNK, RUN_UP, NetReconstructor
 from spk2vid_cli.simulate import area_downscale, to_luminance
 from spk2vid_cli.spikes import SpikeRecording, open_recording
@@ -477,15 +478,15 @@ def write_curve(results: dict[str, dict[str, Scores]], path: Path) -> Path | Non
     summary = overall(results)
     labels = list(summary)
     curves = [summary[label]["psnr_by_position"] for label in labels]
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="") as handle:
+
+    def write(partial: Path) -> None:
+        with partial.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["position", *labels])
             for position in range(max(map(len, curves))):
                 writer.writerow([position, *(c[position] if position < len(c) else "" for c in curves)])
-    except OSError as err:
-        raise OutputError(f"{path}: cannot write the curve ({err.strerror or err}); check the folder") from None
+
+    _write_file(path, write)
     return _plot_curve(labels, curves, path.with_suffix(".png"))
 
 
@@ -509,9 +510,19 @@ def _plot_curve(labels: list[str], curves: list[list[float]], path: Path) -> Pat
     return path
 
 
+def report_json(results: dict[str, dict[str, Scores]]) -> str:
+    return json.dumps(report(results), indent=1) + "\n"
+
+
 def write_report(results: dict[str, dict[str, Scores]], path: Path) -> None:
+    _write_file(path, lambda partial: partial.write_text(report_json(results)))
+
+
+def _write_file(path: Path, write: Callable[[Path], None]) -> None:
+    """Write `path` (its folders made first) under a temporary name and rename it when complete: an
+    interrupted run leaves the previous file or none, never half of one."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report(results), indent=1) + "\n")
     except OSError as err:
-        raise OutputError(f"{path}: cannot write the report ({err.strerror or err}); check the folder") from None
+        raise output_error(path, err) from None
+    atomic_write(path, write)
