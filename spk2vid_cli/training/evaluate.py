@@ -35,6 +35,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +46,9 @@ import tifffile
 import torch
 import torch.nn.functional as F
 
-from spk2vid_cli.atomic import atomic_write, output_error
+from spk2vid_cli.atomic import discard, partial_name
 from spk2vid_cli.classical import TFI, TFP, bicubic
-from spk2vid_cli.errors import InputError
+from spk2vid_cli.errors import InputError, OutputError
 from spk2vid_cli.net import BACKWARD_CHUNK, RUN_UP, NetReconstructor
 from spk2vid_cli.simulate import area_downscale, to_luminance
 from spk2vid_cli.spikes import SpikeRecording, open_recording
@@ -486,7 +487,7 @@ def write_curve(results: dict[str, dict[str, Scores]], path: Path) -> Path | Non
             for position in range(max(map(len, curves))):
                 writer.writerow([position, *(c[position] if position < len(c) else "" for c in curves)])
 
-    _write_file(path, write)
+    _write_file(path, write, "curve")
     return _plot_curve(labels, curves, path.with_suffix(".png"))
 
 
@@ -511,18 +512,23 @@ def _plot_curve(labels: list[str], curves: list[list[float]], path: Path) -> Pat
 
 
 def report_json(results: dict[str, dict[str, Scores]]) -> str:
+    """The full report as indented JSON text."""
     return json.dumps(report(results), indent=1) + "\n"
 
 
 def write_report(results: dict[str, dict[str, Scores]], path: Path) -> None:
-    _write_file(path, lambda partial: partial.write_text(report_json(results)))
+    _write_file(path, lambda partial: partial.write_text(report_json(results)), "report")
 
 
-def _write_file(path: Path, write: Callable[[Path], None]) -> None:
+def _write_file(path: Path, write: Callable[[Path], None], what: str) -> None:
     """Write `path` (its folders made first) under a temporary name and rename it when complete: an
     interrupted run leaves the previous file or none, never half of one."""
+    partial = partial_name(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        write(partial)
+        os.replace(partial, path)
     except OSError as err:
-        raise output_error(path, err) from None
-    atomic_write(path, write)
+        raise OutputError(f"{path}: cannot write the {what} ({err.strerror or err}); check the folder") from None
+    finally:
+        discard(partial)
