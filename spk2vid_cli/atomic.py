@@ -85,16 +85,18 @@ def publish(partial: Path, final: Path, *, overwrite: bool) -> None:
     partial.unlink()
 
 
-def atomic_write(path: Path, write: Callable[[Path], None], *, overwrite: bool = True, suffix: str = "") -> None:
+def atomic_write(path: Path, write: Callable[[Path], None], *, overwrite: bool = True, suffix: str = "",
+                 error: Callable[[Path, OSError], OutputError] = output_error) -> None:
     """Call `write(temporary)` and publish the temporary as `path`; on any failure remove it.
-    `suffix` ends the temporary name (some writers pick the format by it). OSError -> `OutputError`."""
+    `suffix` ends the temporary name (some writers pick the format by it). An OSError becomes
+    `error(path, err)` (default: `output_error`, whose advice names -o)."""
     path = Path(path)
     partial = partial_name(path, suffix)
     try:
         write(partial)
         publish(partial, path, overwrite=overwrite)
     except OSError as err:
-        raise output_error(path, err) from None
+        raise error(path, err) from None
     finally:
         discard(partial)
 

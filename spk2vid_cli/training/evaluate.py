@@ -35,7 +35,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +45,7 @@ import tifffile
 import torch
 import torch.nn.functional as F
 
-from spk2vid_cli.atomic import discard, partial_name
+from spk2vid_cli.atomic import atomic_write
 from spk2vid_cli.classical import TFI, TFP, bicubic
 from spk2vid_cli.errors import InputError, OutputError
 from spk2vid_cli.net import BACKWARD_CHUNK, RUN_UP, NetReconstructor
@@ -523,12 +522,11 @@ def write_report(results: dict[str, dict[str, Scores]], path: Path) -> None:
 def _write_file(path: Path, write: Callable[[Path], None], what: str) -> None:
     """Write `path` (its folders made first) under a temporary name and rename it when complete: an
     interrupted run leaves the previous file or none, never half of one."""
-    partial = partial_name(path)
+    def error(path: Path, err: OSError) -> OutputError:
+        return OutputError(f"{path}: cannot write the {what} ({err.strerror or err}); check the folder")
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write(partial)
-        os.replace(partial, path)
     except OSError as err:
-        raise OutputError(f"{path}: cannot write the {what} ({err.strerror or err}); check the folder") from None
-    finally:
-        discard(partial)
+        raise error(path, err) from None
+    atomic_write(path, write, error=error)
