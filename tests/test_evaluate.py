@@ -15,9 +15,11 @@ from spk2vid_cli.classical import TFP
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.net import NetReconstructor
 from spk2vid_cli.simulate import SensorModel, simulate_file
+from spk2vid_cli.spikes import open_recording
 from spk2vid_cli.training.evaluate import (Scores, baseline_scores, by_rate, evaluate_gt_folder, evaluate_recordings,
-                                           find_pairs, net_centres, net_scores, overall, predict_tfp, report, score,
-                                           stream_from_blocks, synthetic_scores, write_curve)
+                                           find_pairs, net_centres, net_scores, overall, predict_tfp, read_gt_image,
+                                           reads_at, report, score, stream_from_blocks, synthetic_scores, write_curve)
+from spk2vid_cli.training.metrics import psnr
 from spk2vid_cli.training.sources import SourcePool
 from spk2vid_cli.training.synth import StreamBatch
 from spk2vid_cli.windows import Block
@@ -222,6 +224,28 @@ def test_a_reds_layout_folder_is_scored_at_its_centre_frame(gt_folder):
     assert list(scores) == ["TFP21", "TFP41", "TFI41"]  # no oracle at x1: it would be the truth itself
     assert all(s.psnr.shape == (1, 1) and s.rate.tolist() == [0.6] for s in scores.values())
     assert scores["TFP41"].psnr[0, 0] > scores["TFP21"].psnr[0, 0] > 15  # still scene: more frames, less noise
+
+
+def test_a_centre_between_two_frames_reads_the_frames_on_either_side():
+    assert reads_at(150) == [(150, 1.0)]
+    assert reads_at(150.25) == [(150, 0.75), (151, 0.25)]
+
+
+def test_a_centre_between_two_frames_scores_the_interpolated_frame(gt_folder):
+    with open_recording(gt_folder / "spike" / "scene.dat") as recording:
+        frames = [TFP(1, 21).reconstruct(Block(0, c, recording.frames(c - 10, c + 11))) for c in (30, 31)]
+    truth = torch.from_numpy(read_gt_image(gt_folder / "gt" / "scene.png") * 0.6)
+    expected = float(psnr(torch.from_numpy(0.75 * frames[0] + 0.25 * frames[1]), truth, 0.6, 1))
+    between = evaluate_gt_folder(gt_folder, lambda scale: {}, rate=0.6, centre=30.25)["scene"]["TFP21"]
+    assert between.psnr[0, 0] == pytest.approx(expected, abs=1e-4)
+    on_30 = evaluate_gt_folder(gt_folder, lambda scale: {}, rate=0.6, centre=30)["scene"]["TFP21"]
+    assert between.psnr[0, 0] != pytest.approx(on_30.psnr[0, 0], abs=1e-3)
+
+
+def test_a_network_centre_whose_frames_on_either_side_lack_a_block_is_refused(gt_folder, capsys):
+    """The bundled x1-lite reads 41-frame blocks: in 61 frames, centres 20 to 40; 40.5 needs 41 too."""
+    code, _, err = run_cli(capsys, "eval", gt_folder, "--centre", 40.5)
+    assert code == 2 and "41-frame block around --centre 40.5; pick one from 20 to 40" in err
 
 
 def test_a_reds_layout_folder_runs_the_network_at_the_ground_truth_scale(gt_folder, tmp_path, capsys):

@@ -31,8 +31,10 @@ def evaluate(
         min=0.001, max=1.0,
         help="REDS_BASE layout: the conversion rate the spikes were made with (spikes per frame at "
              "intensity 1).")] = 0.6,
-    centre: Annotated[int | None, typer.Option(
-        min=0, help="REDS_BASE layout: the spike frame of the ground truth. Default: the middle frame.")] = None,
+    centre: Annotated[float | None, typer.Option(
+        min=0, help="REDS_BASE layout: the spike frame of the ground truth. Default: the middle frame. "
+                    "Between two frames (150.5: REDS_BASE's own timing), each method's frames on either "
+                    "side are interpolated linearly.")] = None,
     synthetic: Annotated[Path | None, typer.Option(
         help="Instead of files: the fixed synthetic validation set, from this source folder's val split "
              "(synthetic-val; synthetic-video from held-out clips; at --scale 1 also synthetic-dense, "

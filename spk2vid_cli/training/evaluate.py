@@ -4,8 +4,9 @@ Three sources of paired data, scored the same way:
 - recordings written by `spk2vid simulate --save-gt` (a .dat and its ground-truth TIFF stack), run
   through the same reconstructors as `spk2vid convert` (`evaluate_recordings`);
 - folders in Spike-Zoo's REDS_BASE layout, `spike/NAME.dat` + `gt/NAME.png` (or .tif): one sharp
-  frame per recording, at a known spike frame (the centre by default) and conversion rate, at sensor
-  resolution or xN (`find_gt_folder_pairs`, `evaluate_gt_folder`);
+  frame per recording, at a known spike frame (the centre by default; between two frames, each
+  method's frames on either side are interpolated) and conversion rate, at sensor resolution or xN
+  (`find_gt_folder_pairs`, `evaluate_gt_folder`);
 - the fixed synthetic validation sets of `synth.validation_segments`, batched in torch
   (`synthetic_scores`, and `net_scores` / `baseline_scores` for the trainer): held-out stills with
   camera motion, plus a slice of held-out video clips with real frame-to-frame motion.
@@ -368,11 +369,21 @@ def net_centres(centre: int, window: int, stride: int) -> range:
     return range(centre - stride * ((centre - half) // stride), centre + 1, stride)
 
 
-def evaluate_gt_frame(pair: Pair, nets_for: NetsForScale, rate: float, centre: int | None = None,
+def reads_at(centre: float) -> list[tuple[int, float]]:
+    """(spike frame, weight) of the frames whose linear interpolation is the frame at `centre`: the
+    frame itself for a whole number, else the two around it (150.25 -> (150, 0.75), (151, 0.25))."""
+    below = math.floor(centre)
+    share = centre - below
+    return [(below, 1.0)] if share == 0 else [(below, 1.0 - share), (below + 1, share)]
+
+
+def evaluate_gt_frame(pair: Pair, nets_for: NetsForScale, rate: float, centre: float | None = None,
                       stride: int = STRIDE, progress: Callable[[str], None] = lambda label: None) -> dict[str, Scores]:
     """Every method on one recording whose ground truth is the frame at spike frame `centre` (default:
     the middle frame). The network runs from the start of the stream in blocks `stride` apart, so that
-    its last block is centred there; TFP21, TFP41 and TFI41 look at that centre only."""
+    its last block is centred there; TFP21, TFP41 and TFI41 look at that centre only. A `centre`
+    between two spike frames reads each method's frames at both (a network in a run of its own to
+    each) and interpolates them linearly (`reads_at`)."""
     image = read_gt_image(pair.truth)
     with open_recording(pair.spikes) as recording:
         scale = image.shape[0] // recording.height
@@ -382,28 +393,32 @@ def evaluate_gt_frame(pair: Pair, nets_for: NetsForScale, rate: float, centre: i
         last = recording.num_frames - 1
         centre = last // 2 if centre is None else centre
         if not 0 <= centre <= last:
-            raise InputError(f"{pair.spikes}: --centre {centre} is outside its {recording.num_frames} frames")
-        truth = Truth([centre], rate, scale, lambda k: image * rate)
+            raise InputError(f"{pair.spikes}: --centre {centre:g} is outside its {recording.num_frames} frames")
+        reads = reads_at(centre)
+        truth = Truth([reads[0][0]], rate, scale, lambda k: image * rate)
 
-        def run(label: str, method: NetReconstructor | TFP | TFI, centres: list[int], shrink: bool) -> Scores:
+        def run(label: str, method: NetReconstructor | TFP | TFI, centres: Callable[[int], list[int]],
+                shrink: bool) -> Scores:
             progress(label)
-            output = None
-            for block in blocks_at(recording, centres, method.window, shrink):
-                output = method.reconstruct(block)
-            return score_frames(iter([output]), truth)
+            frame = 0.0
+            for time, weight in reads:
+                method.reset()
+                for block in blocks_at(recording, centres(time), method.window, shrink):
+                    output = method.reconstruct(block)
+                frame = frame + weight * output
+            return score_frames(iter([frame]), truth)
 
         scores = {}
         for label, net in nets_for(scale).items():
             half = net.window // 2
-            if not half <= centre <= last - half:
+            if not half <= reads[0][0] <= reads[-1][0] <= last - half:
                 raise InputError(f"{pair.spikes}: the network needs a {net.window}-frame block around --centre "
-                                 f"{centre}; pick one from {half} to {last - half}")
-            net.reset()
-            scores[label] = run(label, net, list(net_centres(centre, net.window, stride)), shrink=False)
+                                 f"{centre:g}; pick one from {half} to {last - half}")
+            scores[label] = run(label, net, lambda time: list(net_centres(time, net.window, stride)), shrink=False)
         for window in (WINDOW, CLASSICAL_WINDOW):
-            scores[f"TFP{window}"] = run(f"TFP{window}", TFP(scale, window), [centre], shrink=True)
-        scores[f"TFI{CLASSICAL_WINDOW}"] = run(f"TFI{CLASSICAL_WINDOW}", TFI(scale, CLASSICAL_WINDOW), [centre],
-                                               shrink=True)
+            scores[f"TFP{window}"] = run(f"TFP{window}", TFP(scale, window), lambda time: [time], shrink=True)
+        scores[f"TFI{CLASSICAL_WINDOW}"] = run(f"TFI{CLASSICAL_WINDOW}", TFI(scale, CLASSICAL_WINDOW),
+                                               lambda time: [time], shrink=True)
         if scale > 1:
             progress(ORACLE)
             clean = bicubic(area_downscale(torch.from_numpy(truth.read(0)), scale), scale).numpy()
@@ -411,7 +426,7 @@ def evaluate_gt_frame(pair: Pair, nets_for: NetsForScale, rate: float, centre: i
     return scores
 
 
-def evaluate_gt_folder(folder: Path, nets_for: NetsForScale, rate: float, centre: int | None = None,
+def evaluate_gt_folder(folder: Path, nets_for: NetsForScale, rate: float, centre: float | None = None,
                        progress: Callable[[str], None] = lambda step: None) -> dict[str, dict[str, Scores]]:
     """{recording name: {method: Scores}} over a REDS_BASE-layout folder (see `evaluate_gt_frame`)."""
     return {pair.name: evaluate_gt_frame(pair, nets_for, rate, centre,
