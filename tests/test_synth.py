@@ -9,8 +9,9 @@ import torch
 from spk2vid_cli.errors import InputError
 from spk2vid_cli.simulate import area_downscale, lens_blur, similarity_matrices
 from spk2vid_cli.training.sources import SourcePool
-from spk2vid_cli.training.synth import (LEG_FRAMES, QUIET_SENSOR, ClipScene, Segment, StreamBatch, Trajectory, fold,
-                                        pose_matrices, pose_parameters, validation_segments, view_flow)
+from spk2vid_cli.training.synth import (DETAIL_WEIGHT_LIMIT, LEG_FRAMES, QUIET_SENSOR, ClipScene, Segment, StreamBatch,
+                                        Trajectory, detail_weights, fine_detail, fold, pose_matrices, pose_parameters,
+                                        validation_segments, view_flow)
 from spk2vid_model.dcn import shifted_grid
 from spk2vid_model.geometry import STRIDE
 
@@ -125,6 +126,44 @@ def test_lens_blur_softens_what_the_sensor_sees_not_the_ground_truth(pool):
                        streams(pool, seed=4).next_segment(2).blocks)   # 0: the streams as before
     with pytest.raises(InputError, match="--lens-blur -1"):
         streams(pool, max_blur=-1.0)
+
+
+def grainy(height: int, width: int, grain: float, seed: int) -> torch.Tensor:
+    """A smooth image with `grain` x uniform pixel noise on top: more grain, more fine detail."""
+    noise = np.random.default_rng(seed).random((height, width), dtype=np.float32) - 0.5
+    return torch.from_numpy(smooth_texture(height, width, seed) + grain * noise)
+
+
+def test_fine_detail_is_the_share_of_variance_in_the_finest_octave():
+    """White noise keeps 3/4 of its variance within 2x2 pixels; a smooth image almost none."""
+    white = torch.from_numpy(np.random.default_rng(0).random((64, 64), dtype=np.float32))
+    assert fine_detail(white, 32) == pytest.approx(0.75, abs=0.05)
+    assert fine_detail(grainy(64, 64, 0.0, 1), 32) < 0.1 < fine_detail(grainy(64, 64, 0.3, 1), 32)
+
+
+def test_detail_weights_rise_with_detail_around_the_median_image_and_stay_bounded():
+    images = [grainy(32, 32, grain, 1) for grain in (0.0, 0.1, 0.2, 0.4, 1.0)]
+    weights = detail_weights(images, 1, 16, 1.0)
+    assert bool((weights.diff() > 0).all()) and float(weights[2]) == pytest.approx(1.0)
+    assert float(weights.min()) >= 1 / DETAIL_WEIGHT_LIMIT and float(weights.max()) <= DETAIL_WEIGHT_LIMIT
+    assert bool((detail_weights(images, 1, 16, 0.0) == 1).all())
+    stronger = detail_weights(images, 1, 16, 2.0)
+    assert float(stronger[3]) > float(weights[3]) and float(stronger[1]) < float(weights[1])
+
+
+def test_detail_bias_draws_detailed_images_more_often(pool):
+    ramp = np.add.outer(np.linspace(0.2, 0.5, 40), np.linspace(0.0, 0.3, 56)).astype(np.float32)
+    noise = np.random.default_rng(2).random(ramp.shape, dtype=np.float32)
+    images = SourcePool.from_arrays([ramp, ramp + 0.4 * noise])
+
+    def grainy_share(bias: float) -> float:
+        batch = streams(images, seed=6, batch=200, motion="none", detail_bias=bias)
+        return float(np.mean([fine_detail(scene.image[0, 0], 8) > 0.2 for scene in batch.scenes]))
+
+    assert grainy_share(0.0) == pytest.approx(0.5, abs=0.1)
+    assert grainy_share(2.0) == pytest.approx(DETAIL_WEIGHT_LIMIT / (DETAIL_WEIGHT_LIMIT + 1), abs=0.08)
+    with pytest.raises(InputError, match="--detail-bias -1"):
+        streams(pool, detail_bias=-1.0)
 
 
 def test_fold_bounces_between_limits():

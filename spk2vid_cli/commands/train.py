@@ -74,6 +74,10 @@ OPTIONS = {
         min=0.0, max=1.0, rich_help_panel=RECIPE,
         help="Networks told the lens blur (x1-lite): share of streams whose sigma is kept from the network, "
              "so that it also works when the blur is not known."),
+    "detail_bias": typer.Option(
+        min=0.0, rich_help_panel=RECIPE,
+        help="Draw images dense in fine detail more often: weight (detail / median detail) ** B, within "
+             "1/4..4 (0: all alike). Street scenes hold more fine detail than most training photographs."),
     "velocity_weight": typer.Option(
         min=0.0, rich_help_panel=RECIPE,
         help="Compensating networks (x1-lite): loss weight of the velocity read-out's error against the "

@@ -45,6 +45,7 @@ class TrainOptions:
     max_speed: float = MAX_SPEED
     lens_blur: float = 0.0
     blur_hidden: float = 0.0
+    detail_bias: float = 0.0
     velocity_weight: float = 0.0
     fresh_lr_factor: float = 1.0
     seed: int = 0
@@ -56,4 +57,5 @@ class TrainOptions:
                 "quiet_share": self.quiet_share, "max_speed": self.max_speed,
                 # listed only when set, so checkpoints from before the option resume in place
                 **({"lens_blur": self.lens_blur} if self.lens_blur else {}),
-                **({"blur_hidden": self.blur_hidden} if self.blur_hidden else {})}
+                **({"blur_hidden": self.blur_hidden} if self.blur_hidden else {}),
+                **({"detail_bias": self.detail_bias} if self.detail_bias else {})}

@@ -52,6 +52,7 @@ MAX_LOG_ZOOM = 0.25              # camera zoom bounces off exp(+-MAX_LOG_ZOOM)
 LEG_FRAMES = 500                 # spike frames per `smooth_camera_path` leg
 CLIP_SHARE = 0.3                 # share of clip streams, when the pool has both kinds
 CLIP_SUBFRAMES = (5.0, 20.0)     # spike frames per clip frame
+DETAIL_WEIGHT_LIMIT = 4.0        # `detail_bias` weights stay within [1/limit, limit] of the median image's
 FOREGROUND_SHARE = 0.5           # share of still streams with a moving foreground patch
 FOREGROUND_SIDE = (0.25, 0.6)    # patch height and width, fractions of the view side
 CHUNK_PIXELS = 2**24             # HR pixels rendered at once (all streams together)
@@ -231,6 +232,29 @@ class Draws:
     def uniform(self, low: float = 0.0, high: float = 1.0) -> float:
         return low + (high - low) * float(torch.rand(1, generator=self.generator, device=self.generator.device))
 
+    def weighted(self, weights: Tensor) -> int:
+        """An index drawn with probability proportional to `weights`."""
+        return int(torch.multinomial(weights.to(self.generator.device), 1, generator=self.generator))
+
+
+def fine_detail(image: Tensor, tile: int) -> float:
+    """How much of an (H, W) image's variance lies in its finest octave: the median over its `tile`-pixel
+    tiles of mean((x - 2x2 area average)^2) / var(x). In 64-pixel tiles: about 0.05 for a typical
+    training photograph as the sensor sees it, 0.07 and 0.14 for the two REDS_BASE ground-truth frames."""
+    rows, cols = image.shape[-2] // tile * tile, image.shape[-1] // tile * tile
+    tiles = image[:rows, :cols].unfold(0, tile, tile).unfold(1, tile, tile).reshape(-1, tile, tile)
+    coarse = area_downscale(tiles, 2).repeat_interleave(2, -1).repeat_interleave(2, -2)
+    share = (tiles - coarse).square().mean((-2, -1)) / tiles.var((-2, -1)).clamp(min=1e-6)
+    return float(share.median())
+
+
+def detail_weights(images: list[Tensor], downscale: int, tile: int, bias: float) -> Tensor:
+    """Draw weights (fine_detail / its median) ** bias of images seen at 1/`downscale` in `tile`-pixel
+    tiles, within DETAIL_WEIGHT_LIMIT of 1, so that the median image keeps weight 1 and none takes over."""
+    detail = torch.tensor([fine_detail(area_downscale(image, downscale), tile) for image in images])
+    ratio = (detail / detail.median().clamp(min=1e-6)).clamp(min=1e-6)
+    return ratio.pow(bias).clamp(1 / DETAIL_WEIGHT_LIMIT, DETAIL_WEIGHT_LIMIT)
+
 
 class StreamBatch:
     """B independent endless training streams; see the module docstring.
@@ -245,12 +269,15 @@ class StreamBatch:
     `max_speed`: largest camera and foreground speed, LR pixels per block (speeds are drawn up to it).
     `max_blur`: each stream's sensor sees its scene through a Gaussian lens blur of sigma drawn from
     [0, max_blur] LR pixels; the ground truth (and `lr_clean`) stay sharp, so a network learns to undo it.
+    `detail_bias`: images are drawn with weights `detail_weights(..., bias)` (0: all alike), so that
+    images dense in fine detail, as street scenes are, come up more often than smooth ones.
     """
 
     def __init__(self, pool: SourcePool, batch: int, scale: int, lr_size: int = 64, window: int = WINDOW,
                  stride: int = STRIDE, device: torch.device | str = "cpu", generator: torch.Generator | None = None,
                  motion: str = "auto", sensor: SensorRanges = SensorRanges(), render_step: int = 1,
-                 supersample: int = 1, max_speed: float = MAX_SPEED, max_blur: float = 0.0):
+                 supersample: int = 1, max_speed: float = MAX_SPEED, max_blur: float = 0.0,
+                 detail_bias: float = 0.0):
         if motion not in MOTIONS:
             raise ValueError(f"motion must be one of {MOTIONS}, got {motion!r}")
         if window < 1 or window % 2 == 0 or stride < 1:
@@ -264,6 +291,8 @@ class StreamBatch:
             raise InputError(f"--max-speed {max_speed}: must be at least 0")
         if max_blur < 0:
             raise InputError(f"--lens-blur {max_blur}: must be at least 0")
+        if detail_bias < 0:
+            raise InputError(f"--detail-bias {detail_bias}: must be at least 0")
         self.device = torch.device(device)
         if generator is None:
             generator = torch.Generator(self.device)
@@ -280,6 +309,9 @@ class StreamBatch:
             raise InputError(f"no training source of at least {self.view}x{self.view} pixels (supersample "
                              f"{supersample} x scale {scale} x lr_size {lr_size}) among {len(pool)}; lower them or "
                              "add larger sources")
+        self._image_weights = (detail_weights([pool.images[i] for i in self._images], supersample * scale, lr_size,
+                                              detail_bias)
+                               if detail_bias and self._images else None)
         self.rate = self._uniform(sensor.rate, batch)
         spreads = self._uniform(sensor.threshold_std, batch).tolist()
         self.thresholds = torch.stack([pixel_thresholds((lr_size, lr_size), std, generator, self.device)
@@ -307,8 +339,7 @@ class StreamBatch:
             top, left = draw.integer(clip.shape[1] - self.view + 1), draw.integer(clip.shape[2] - self.view + 1)
             frames = augment(clip[:, top:top + self.view, left:left + self.view].to(self.device), draw.integer(8))
             return ClipScene(frames, draw.uniform(*CLIP_SUBFRAMES), draw.uniform(0, len(frames) - 1), self.render_step)
-        image = self.pool.images[self._images[draw.integer(len(self._images))]]
-        image = augment(image.to(self.device), draw.integer(8))
+        image = augment(self._draw_image(draw).to(self.device), draw.integer(8))
         moving = self.motion == "auto"
         turning = moving and min(image.shape) >= ROTATION_ROOM * self.view
         extent = ROTATION_ROOM if turning else 1.0
@@ -319,13 +350,19 @@ class StreamBatch:
         foreground = self._foreground(speed, draw) if moving and draw.uniform() < FOREGROUND_SHARE else None
         return StillScene(image, camera, self.view, self.render_step, foreground)
 
+    def _draw_image(self, draw: Draws) -> Tensor:
+        """One of the images large enough for the view, weighted by `detail_bias` if it is set."""
+        if self._image_weights is None:
+            return self.pool.images[self._images[draw.integer(len(self._images))]]
+        return self.pool.images[self._images[draw.weighted(self._image_weights)]]
+
     def _foreground(self, speed: float, draw: Draws) -> tuple[Tensor, Trajectory]:
         """A patch of a random image on a zero canvas (channels: patch x mask, mask) and its own motion.
 
         The canvas is wide enough that no view of the patch, wherever it bounces, samples its border.
         """
         height, width = (max(2, round(draw.uniform(*FOREGROUND_SIDE) * self.view)) for _ in range(2))
-        image = self.pool.images[self._images[draw.integer(len(self._images))]]
+        image = self._draw_image(draw)
         top, left = draw.integer(image.shape[0] - height + 1), draw.integer(image.shape[1] - width + 1)
         patch = torch.stack([image[top:top + height, left:left + width], torch.ones((height, width))]).to(self.device)
         reach = math.ceil(math.hypot(self.view, self.view)) + 1

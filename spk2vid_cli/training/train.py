@@ -182,7 +182,8 @@ class Trainer:
         sensor = QUIET_SENSOR if quiet else SensorRanges()
         batch = StreamBatch(self.train_pool, opts.batch, self.model_config.scale, opts.crop, self.model_config.window,
                             STRIDE, self.device, self.generator, sensor=sensor, render_step=opts.render_step,
-                            supersample=supersample, max_speed=opts.max_speed, max_blur=opts.lens_blur)
+                            supersample=supersample, max_speed=opts.max_speed, max_blur=opts.lens_blur,
+                            detail_bias=opts.detail_bias)
         return Streams(batch, start_state, blur=self._told_blur(batch))
 
     def _told_blur(self, batch: StreamBatch) -> torch.Tensor | None:
@@ -446,7 +447,8 @@ class Trainer:
             "recipe": {key: getattr(opts, key) for key in ("batch", "segment", "stream_blocks", "crop", "lr",
                                                            "lr_step", "lr_gamma", "ema", "render_step", "seed",
                                                            "bright_weight", "supersample", "quiet_share",
-                                                           "max_speed", "lens_blur", "blur_hidden", "velocity_weight", "fresh_lr_factor")}
+                                                           "max_speed", "lens_blur", "blur_hidden", "detail_bias", "velocity_weight",
+                                                           "fresh_lr_factor")}
                       | {"loss": f"{opts.loss} on intensity (firing rate / rate)", "optimizer": "Adam",
                          "precision": "bf16 autocast" if self.device.type == "cuda" else "fp32"},
             "validation": self.validation,
