@@ -30,8 +30,8 @@ import numpy as np
 from spk2vid_cli.classical import TFP
 from spk2vid_cli.net import NetReconstructor
 from spk2vid_cli.spikes import open_recording
-from spk2vid_cli.training.evaluate import blocks_at, find_gt_folder_pairs, net_centres, read_gt_image
-from spk2vid_cli.windows import Block
+from spk2vid_cli.training.evaluate import find_gt_folder_pairs, frame_at, net_centres, read_gt_image
+from spk2vid_model.geometry import STRIDE
 from spk2vid_model.weights import bundled_weights
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,20 +74,6 @@ class BandSums:
         return (self.error / self.error.sum()).tolist()
 
 
-def network_frame(net: NetReconstructor, recording, centre: int) -> np.ndarray:
-    """The network's frame at `centre`, run from the start of the stream in blocks 10 frames apart."""
-    net.reset()
-    output = None
-    for block in blocks_at(recording, list(net_centres(centre, net.window, 10)), net.window, shrink=False):
-        output = net.reconstruct(block)
-    return output
-
-
-def tfp(recording, centre: int, window: int) -> np.ndarray:
-    half = window // 2
-    return TFP(1, window).reconstruct(Block(0, centre, recording.frames(centre - half, centre + half + 1)))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", type=Path, nargs="?", default=REDS)
@@ -108,11 +94,14 @@ def main() -> None:
         with open_recording(pair.spikes) as recording:
             centre = (recording.num_frames - 1) // 2 if args.centre is None else args.centre
             for name, net in nets.items():
-                methods[name].add(network_frame(net, recording, centre)[inner] / args.rate, truth)
+                frame = frame_at(recording, net, list(net_centres(centre, net.window, STRIDE)), shrink=False)
+                methods[name].add(frame[inner] / args.rate, truth)
             for window in TFP_WINDOWS:
-                methods[f"TFP{window}"].add(tfp(recording, centre, window)[inner] / args.rate, truth)
+                frame = frame_at(recording, TFP(1, window), [centre], shrink=False)
+                methods[f"TFP{window}"].add(frame[inner] / args.rate, truth)
             for offset in OFFSETS:
-                in_time[offset].add(tfp(recording, centre + offset, 3)[inner] / args.rate, truth)
+                frame = frame_at(recording, TFP(1, 3), [centre + offset], shrink=False)
+                in_time[offset].add(frame[inner] / args.rate, truth)
     bands = [f"{low:g}-{high:g}" for low, high in BANDS]
     if args.json:
         print(json.dumps({"folder": str(args.folder), "bands": bands,

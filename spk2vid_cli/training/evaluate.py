@@ -271,6 +271,16 @@ def blocks_at(recording: SpikeRecording, centres: list[int], window: int, shrink
         yield Block(index, centre, recording.frames(centre - half, centre + half + 1), recording)
 
 
+def frame_at(recording: SpikeRecording, method: NetReconstructor | TFP | TFI, centres: list[int],
+             shrink: bool) -> np.ndarray:
+    """`method`'s frame at the last of `centres`, from a fresh start over blocks centred at each of them."""
+    method.reset()
+    output = None
+    for block in blocks_at(recording, centres, method.window, shrink):
+        output = method.reconstruct(block)
+    return output
+
+
 def score_frames(frames: Iterator[np.ndarray], truth: Truth) -> Scores:
     """Scores of a sequence of (H, W) firing-rate frames against the ground truth, one frame at a time."""
     pairs = ((torch.from_numpy(np.ascontiguousarray(frame)), torch.from_numpy(truth.read(k)))
@@ -400,12 +410,7 @@ def evaluate_gt_frame(pair: Pair, nets_for: NetsForScale, rate: float, centre: f
         def run(label: str, method: NetReconstructor | TFP | TFI, centres: Callable[[int], list[int]],
                 shrink: bool) -> Scores:
             progress(label)
-            frame = 0.0
-            for time, weight in reads:
-                method.reset()
-                for block in blocks_at(recording, centres(time), method.window, shrink):
-                    output = method.reconstruct(block)
-                frame = frame + weight * output
+            frame = sum(weight * frame_at(recording, method, centres(time), shrink) for time, weight in reads)
             return score_frames(iter([frame]), truth)
 
         scores = {}
