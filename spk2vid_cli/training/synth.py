@@ -352,9 +352,9 @@ class StreamBatch:
 
     def _draw_image(self, draw: Draws) -> Tensor:
         """One of the images large enough for the view, weighted by `detail_bias` if it is set."""
-        if self._image_weights is None:
-            return self.pool.images[self._images[draw.integer(len(self._images))]]
-        return self.pool.images[self._images[draw.weighted(self._image_weights)]]
+        pick = (draw.integer(len(self._images)) if self._image_weights is None
+                else draw.weighted(self._image_weights))
+        return self.pool.images[self._images[pick]]
 
     def _foreground(self, speed: float, draw: Draws) -> tuple[Tensor, Trajectory]:
         """A patch of a random image on a zero canvas (channels: patch x mask, mask) and its own motion.

@@ -447,8 +447,8 @@ class Trainer:
             "recipe": {key: getattr(opts, key) for key in ("batch", "segment", "stream_blocks", "crop", "lr",
                                                            "lr_step", "lr_gamma", "ema", "render_step", "seed",
                                                            "bright_weight", "supersample", "quiet_share",
-                                                           "max_speed", "lens_blur", "blur_hidden", "detail_bias", "velocity_weight",
-                                                           "fresh_lr_factor")}
+                                                           "max_speed", "lens_blur", "blur_hidden", "detail_bias",
+                                                           "velocity_weight", "fresh_lr_factor")}
                       | {"loss": f"{opts.loss} on intensity (firing rate / rate)", "optimizer": "Adam",
                          "precision": "bf16 autocast" if self.device.type == "cuda" else "fp32"},
             "validation": self.validation,
