@@ -385,3 +385,13 @@ def test_one_frame_is_singular_and_preview_jpg_is_jpeg(rec, tmp_path, capsys):
     assert (tmp_path / "p.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
     assert_fails_cleanly(capsys, tmp_path, EXIT_USAGE, "a preview is a .png or .jpg", "info", rec, "--preview",
                          tmp_path / "p.gif")
+
+
+def test_top_level_help_lists_each_command_on_one_line(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0
+    panel = out[out.index("Commands"):]
+    rows = [line.strip("│ ") for line in panel.splitlines()[1:] if line.startswith("│")]
+    assert [row.split()[0] for row in rows] == ["info", "convert", "simulate", "train", "eval"]
+    assert all(row.endswith(".") for row in rows)  # no summary wrapped onto a second row

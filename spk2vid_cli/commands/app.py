@@ -55,9 +55,16 @@ def _signal_exit_code(command: Callable[..., None]) -> Callable[..., None]:
 def _register() -> None:
     from spk2vid_cli.commands import convert, evaluate, info, simulate, train
 
-    for name, command in (("info", info.info), ("convert", convert.convert), ("simulate", simulate.simulate),
-                          ("train", train.train), ("eval", evaluate.evaluate)):
-        app.command(name)(_signal_exit_code(command))
+    # One line each in `spk2vid --help` (80 columns); `spk2vid COMMAND --help` shows the command's whole docstring.
+    commands = {
+        "info": (info.info, "Size, frames, firing rates, dead and hot pixels of recordings."),
+        "convert": (convert.convert, "Reconstruct recordings into high-resolution video."),
+        "simulate": (simulate.simulate, "Simulate spike recordings from images or video."),
+        "train": (train.train, "Train Spk2VidNet on simulated streams (resumable, time-limited)."),
+        "eval": (evaluate.evaluate, "Score the network and classical methods against ground truth."),
+    }
+    for name, (command, summary) in commands.items():
+        app.command(name, short_help=summary)(_signal_exit_code(command))
 
 
 def main(argv: list[str] | None = None) -> None:
