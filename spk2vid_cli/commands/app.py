@@ -55,9 +55,10 @@ def _signal_exit_code(command: Callable[..., None]) -> Callable[..., None]:
 def _register() -> None:
     from spk2vid_cli.commands import convert, evaluate, info, simulate, train
 
-    # One line each in `spk2vid --help` (80 columns); `spk2vid COMMAND --help` shows the command's whole docstring.
+    # A one-line summary each for `spk2vid --help` (80 columns); `spk2vid COMMAND --help` shows the
+    # command's whole docstring.
     commands = {
-        "info": (info.info, "Size, frames, firing rates, dead and hot pixels of recordings."),
+        "info": (info.info, "Resolution, length, firing rates, dead and hot pixels."),
         "convert": (convert.convert, "Reconstruct recordings into high-resolution video."),
         "simulate": (simulate.simulate, "Simulate spike recordings from images or video."),
         "train": (train.train, "Train Spk2VidNet on simulated streams (resumable, time-limited)."),
